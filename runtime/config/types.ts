@@ -124,6 +124,7 @@ export interface WeightedClusterEntry extends HeaderMutations {
   cluster_header?: string;
   weight: number;
   host_rewrite_literal?: string;
+  typed_per_filter_config?: Record<string, TypedConfig>;
 }
 
 export interface UpgradeConfig {
@@ -196,6 +197,7 @@ export interface RouteConfiguration extends HeaderMutations {
   validate_clusters?: boolean;
   max_direct_response_body_size_bytes?: number;
   internal_only_headers?: string[];
+  typed_per_filter_config?: Record<string, TypedConfig>;
 }
 
 // ---------- access log ----------
@@ -210,6 +212,8 @@ export interface AccessLogConfig {
   /** Envoy `json_format` (Struct): values are format strings, nested objects allowed. */
   json_format?: Record<string, unknown>;
   omit_empty_values?: boolean;
+  /** SubstitutionFormatString `content_type` (Envoy default: text/plain or application/json). */
+  content_type?: string;
 }
 
 // ---------- HTTP connection manager ----------
@@ -307,6 +311,8 @@ export interface Cluster {
   load_assignment: { cluster_name: string; endpoints: LocalityLbEndpoints[] };
   dns_refresh_rate?: DurationMs; // default 5 s
   dns_lookup_family?: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
+  /** Use the DNS record TTL as the refresh rate (default false). */
+  respect_dns_ttl?: boolean;
   circuit_breakers?: { thresholds: CircuitBreakerThresholds[] };
   per_connection_buffer_limit_bytes?: number;
   /** Upstream connection idle timeout (from common_http_protocol_options or the typed HttpProtocolOptions). */

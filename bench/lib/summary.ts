@@ -1,0 +1,125 @@
+import type { WrkReport } from './wrk.ts';
+import { errorCount } from './wrk.ts';
+import type { Workload } from './workloads.ts';
+
+/**
+ * Turns the individual runs into one row per (workload, target): medians over the rounds,
+ * ratios against the direct and @fastify/http-proxy rows, and the two headline ratios.
+ */
+
+export interface Measurement {
+  workload: string;
+  target: string;
+  round: number;
+  report?: WrkReport;
+  /** Cores used by processes outside the bench during the measured run (foreign-cpu.ts). */
+  foreignCpuCores?: number;
+  /** Why this run produced no report. */
+  error?: string;
+}
+
+export interface RowSummary {
+  target: string;
+  label: string;
+  /** Runs that produced a report, of `plannedRuns`. */
+  runs: number;
+  plannedRuns: number;
+  /** Set when the row has no number: failed to start, failed the sanity check, or every run failed. */
+  failure?: string;
+  /** Medians over the runs. */
+  requestsPerSec?: number;
+  p50Us?: number;
+  p99Us?: number;
+  /** Lowest and highest req/s of the runs, to judge the noise. */
+  requestsPerSecMin?: number;
+  requestsPerSecMax?: number;
+  /** Socket errors plus non-2xx responses, summed over the runs. */
+  errors: number;
+  /** Runs during which other processes used more CPU than the rotation tolerates. */
+  busyRuns: number;
+  /** Most cores used by other processes during any of the runs. */
+  foreignCpuMaxCores?: number;
+  vsDirect?: number;
+  vsFastify?: number;
+}
+
+export interface WorkloadSummary {
+  workload: Workload;
+  rows: RowSummary[];
+  /** Sluice 1 worker / @fastify/http-proxy, req/s. */
+  sluiceVsFastify?: number;
+  /** Sluice 2 workers / Sluice 1 worker, req/s. */
+  sluice2VsSluice1?: number;
+}
+
+export interface SummaryInput {
+  workloads: readonly Workload[];
+  targets: readonly { name: string; label: string }[];
+  measurements: readonly Measurement[];
+  /** Rows that never ran, keyed by `failureKey(workload, target)`. */
+  failures: ReadonlyMap<string, string>;
+  rounds: number;
+  isBusy: (m: Measurement) => boolean;
+  ids: { direct: string; fastify: string; sluice1: string; sluice2: string };
+}
+
+export function failureKey(workload: string, target: string): string {
+  return `${workload}/${target}`;
+}
+
+export function summarize(input: SummaryInput): WorkloadSummary[] {
+  return input.workloads.map((workload) => {
+    const rows = input.targets.map((t) => summarizeRow(input, workload.name, t));
+    const rps = (name: string): number | undefined => rows.find((r) => r.target === name)?.requestsPerSec;
+    const direct = rps(input.ids.direct);
+    const fastify = rps(input.ids.fastify);
+    for (const row of rows) {
+      row.vsDirect = ratio(row.requestsPerSec, direct);
+      row.vsFastify = ratio(row.requestsPerSec, fastify);
+    }
+    const summary: WorkloadSummary = { workload, rows };
+    const a = ratio(rps(input.ids.sluice1), fastify);
+    const b = ratio(rps(input.ids.sluice2), rps(input.ids.sluice1));
+    if (a !== undefined) summary.sluiceVsFastify = a;
+    if (b !== undefined) summary.sluice2VsSluice1 = b;
+    return summary;
+  });
+}
+
+function summarizeRow(input: SummaryInput, workload: string, t: { name: string; label: string }): RowSummary {
+  const mine = input.measurements.filter((m) => m.workload === workload && m.target === t.name);
+  const reports = mine.flatMap((m) => (m.report ? [m.report] : []));
+  const row: RowSummary = { target: t.name, label: t.label, runs: reports.length, plannedRuns: input.rounds, errors: 0, busyRuns: 0 };
+  const failure = input.failures.get(failureKey(workload, t.name));
+  if (failure !== undefined) {
+    row.failure = failure;
+    return row;
+  }
+  if (reports.length === 0) {
+    row.failure = mine.findLast((m) => m.error)?.error ?? 'no run completed';
+    return row;
+  }
+  const rps = reports.map((r) => r.requestsPerSec);
+  row.requestsPerSec = median(rps);
+  row.requestsPerSecMin = Math.min(...rps);
+  row.requestsPerSecMax = Math.max(...rps);
+  row.p50Us = median(reports.map((r) => r.latencyUs.p50));
+  row.p99Us = median(reports.map((r) => r.latencyUs.p99));
+  row.errors = reports.reduce((sum, r) => sum + errorCount(r), 0);
+  const measured = mine.filter((m) => m.report);
+  row.busyRuns = measured.filter(input.isBusy).length;
+  const foreign = measured.flatMap((m) => (m.foreignCpuCores === undefined ? [] : [m.foreignCpuCores]));
+  if (foreign.length > 0) row.foreignCpuMaxCores = Math.max(...foreign);
+  return row;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('median of no values');
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined || b === 0 ? undefined : a / b;
+}

@@ -1,0 +1,233 @@
+/**
+ * `npm run bench`: the same upstream reached directly and through Sluice (1 and 2 workers),
+ * @fastify/http-proxy, http-proxy, nginx and HAProxy, under wrk, in interleaved rounds; prints
+ * the median of each row and writes `.bench/latest.md` and `.bench/latest.json`.
+ *
+ * Method and caveats: bench/README.md. Every child process is stopped at the end, on error,
+ * on SIGINT/SIGTERM and when the overall timeout fires.
+ */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { ChildProcesses } from './lib/child-processes.ts';
+import { planPinning } from './lib/cpu-pinning.ts';
+import { describeEnvironment } from './lib/environment.ts';
+import { parseOptions, USAGE, type BenchOptions } from './lib/options.ts';
+import { writeReportFiles } from './lib/report-files.ts';
+import { BUSY_THRESHOLD_CORES, isBusy, runRotation, type RotationTarget } from './lib/rotation.ts';
+import { checkResponse } from './lib/sanity.ts';
+import { failureKey, summarize } from './lib/summary.ts';
+import { renderMarkdown, renderText, START_FAILURE, type ReportHeader } from './lib/table.ts';
+import { findTools } from './lib/tools.ts';
+import { startUpstream } from './lib/upstream.ts';
+import { WORKLOADS, wrkScript, type Workload } from './lib/workloads.ts';
+import { RATIO_BASE, selectTargets } from './targets/registry.ts';
+import type { BenchEnv, RunningTarget, Target } from './targets/target.ts';
+
+const benchDir = import.meta.dirname;
+const repoDir = dirname(benchDir);
+const children = new ChildProcesses();
+const aborted = new AbortController();
+let workDir: string | undefined;
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function installCleanup(): void {
+  process.on('exit', () => {
+    children.killAllNow();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      log(`\n${signal}: stopping every child process`);
+      aborted.abort();
+      void children.close().finally(() => process.exit(130));
+    });
+  }
+}
+
+function armOverallTimeout(seconds: number): NodeJS.Timeout {
+  const timer = setTimeout(() => {
+    log(`overall timeout of ${seconds} s reached: stopping every child process`);
+    aborted.abort();
+    void children.close().finally(() => process.exit(124));
+  }, seconds * 1000);
+  timer.unref();
+  return timer;
+}
+
+function selectWorkloads(names: readonly string[] | undefined): Workload[] {
+  if (!names) return [...WORKLOADS];
+  const unknown = names.filter((n) => !WORKLOADS.some((w) => w.name === n));
+  if (unknown.length > 0) {
+    throw new Error(`--workloads names unknown workloads: ${unknown.join(', ')}; known: ${WORKLOADS.map((w) => w.name).join(', ')}`);
+  }
+  return WORKLOADS.filter((w) => names.includes(w.name));
+}
+
+function plannedSeconds(o: BenchOptions, targets: number, workloads: number): number {
+  return workloads * targets * o.rounds * (o.warmupS + o.durationS + 1);
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const targets = selectTargets(options.only);
+  const workloads = selectWorkloads(options.workloads);
+  installCleanup();
+
+  const tools = await findTools(children, { install: options.install });
+  if (!tools.wrk.path) {
+    log(`cannot measure anything: ${tools.wrk.missing}`);
+    return 1;
+  }
+  for (const name of ['nginx', 'haproxy'] as const) {
+    if (!tools[name].path) log(`warning: ${tools[name].missing}; its row is skipped`);
+  }
+  const planned = plannedSeconds(options, targets.length, workloads.length);
+  // Busy-machine repeats can multiply the plan; the limit only has to stop a hung bench.
+  const timeoutS = options.timeoutS ?? planned * (1 + options.busyRetries) + 120;
+  const overall = armOverallTimeout(timeoutS);
+  log(`plan: ${targets.length} targets × ${workloads.length} workloads × ${options.rounds} rounds, about ${Math.ceil(planned / 60)} min (overall limit ${timeoutS} s)`);
+
+  workDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+  // nginx workers drop root privileges and must still read the upstream's files.
+  chmodSync(workDir, 0o755);
+  const pin = planPinning({ enabled: options.pin, tasksetPath: tools.taskset.path });
+  log(`pinning: ${pin.description}`);
+
+  const upstream = await startUpstream({
+    children,
+    workDir,
+    nginxPath: tools.nginx.path,
+    nodePath: process.execPath,
+    benchDir,
+    cpus: pin.upstream,
+  });
+  log(`upstream: ${upstream.description}`);
+
+  const env: BenchEnv = {
+    children,
+    tools,
+    pin,
+    upstreamPort: upstream.port,
+    workDir,
+    repoDir,
+    benchDir,
+    nodePath: process.execPath,
+  };
+
+  const failures = new Map<string, string>();
+  const running = new Map<string, RunningTarget>();
+  for (const target of targets) {
+    const started = await startTarget(target, env);
+    if (typeof started === 'string') {
+      for (const w of workloads) failures.set(failureKey(w.name, target.name), `${START_FAILURE}: ${started}`);
+    } else {
+      running.set(target.name, started);
+    }
+  }
+
+  for (const w of workloads) {
+    for (const [name, t] of running) {
+      const problem = await checkResponse(t.port, w);
+      if (problem !== undefined) {
+        failures.set(failureKey(w.name, name), problem);
+        log(`${name}: ${problem}`);
+      }
+    }
+  }
+
+  const scripts = new Map<string, string>();
+  for (const w of workloads) {
+    const lua = wrkScript(w);
+    if (lua === undefined) continue;
+    const path = join(workDir, `${w.name}.lua`);
+    writeFileSync(path, lua);
+    scripts.set(w.name, path);
+  }
+
+  const measurements = await runRotation({
+    children,
+    wrkPath: tools.wrk.path,
+    wrkCpus: pin.wrk,
+    connections: options.connections,
+    threads: options.threads,
+    durationS: options.durationS,
+    warmupS: options.warmupS,
+    rounds: options.rounds,
+    busyRetries: options.busyRetries,
+    workloads,
+    scripts,
+    signal: aborted.signal,
+    targetsFor: (w) =>
+      targets.flatMap((t): RotationTarget[] => {
+        const r = running.get(t.name);
+        if (!r || failures.has(failureKey(w.name, t.name))) return [];
+        return [{ name: t.name, port: r.port, ...(r.exitReason ? { exitReason: r.exitReason } : {}) }];
+      }),
+    log,
+  });
+  await children.stopAll();
+  clearTimeout(overall);
+  // Interrupted: the handler exits the process; a partial report must not replace the last one.
+  if (aborted.signal.aborted) return 130;
+
+  const summaries = summarize({
+    workloads,
+    targets,
+    measurements,
+    failures,
+    rounds: options.rounds,
+    isBusy,
+    ids: RATIO_BASE,
+  });
+  const header: ReportHeader = {
+    title: `Sluice proxy bench — ${new Date().toISOString()}`,
+    setup: [
+      ...describeEnvironment(tools, repoDir),
+      ['load', `wrk -t${options.threads} -c${options.connections} --latency, keep-alive; ${options.warmupS} s warm-up + ${options.durationS} s measured per run`],
+      ['rounds', `${options.rounds} interleaved rounds per workload; median reported`],
+      ['pinning', pin.description],
+      ['other load', `a run during which other processes used > ${BUSY_THRESHOLD_CORES} cores is repeated up to ${options.busyRetries} times, then flagged`],
+      ['upstream', upstream.description],
+      ...targets.map((t): [string, string] => [t.label, running.get(t.name)?.detail ?? 'not running']),
+    ],
+  };
+  process.stdout.write(renderText(header, summaries));
+  const files = writeReportFiles(repoDir, renderMarkdown(header, summaries), {
+    generatedAt: new Date().toISOString(),
+    options,
+    setup: Object.fromEntries(header.setup),
+    summaries,
+    measurements,
+  });
+  log(`\nwrote ${files.markdownPath} and ${files.jsonPath}`);
+  return 0;
+}
+
+/** The running target, or why it did not start. */
+async function startTarget(target: Target, env: BenchEnv): Promise<RunningTarget | string> {
+  log(`starting ${target.label} ...`);
+  try {
+    return await target.start(env);
+  } catch (err) {
+    const reason = (err as Error).message;
+    log(`${target.label} failed to start: ${reason}`);
+    return reason;
+  }
+}
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  log(`bench failed: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+} finally {
+  await children.stopAll();
+}

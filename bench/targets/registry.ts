@@ -1,0 +1,39 @@
+import { direct } from './direct.ts';
+import { haproxy } from './haproxy.ts';
+import { nginxProxy } from './nginx-proxy.ts';
+import { nodePeerTarget } from './node-peer.ts';
+import { sluiceTarget } from './sluice.ts';
+import type { Target } from './target.ts';
+
+/** Every row the bench knows, in table order. `--only` selects by `name`. */
+export const TARGETS: readonly Target[] = [
+  direct,
+  sluiceTarget({ name: 'sluice1', label: 'Sluice, 1 worker', concurrency: 1 }),
+  sluiceTarget({ name: 'sluice2', label: 'Sluice, 2 workers', concurrency: 2 }),
+  nodePeerTarget({
+    name: 'fastify',
+    label: '@fastify/http-proxy',
+    script: 'fastify-proxy.ts',
+    detail: 'fastify + @fastify/http-proxy over undici, 128 pooled connections',
+  }),
+  nodePeerTarget({
+    name: 'http-proxy',
+    label: 'http-proxy',
+    script: 'node-http-proxy.ts',
+    detail: 'node-http-proxy with a keep-alive http.Agent (maxSockets 128)',
+  }),
+  nginxProxy,
+  haproxy,
+];
+
+/** The ids the summary's ratio lines refer to. */
+export const RATIO_BASE = { direct: 'direct', fastify: 'fastify', sluice1: 'sluice1', sluice2: 'sluice2' } as const;
+
+export function selectTargets(only: readonly string[] | undefined): Target[] {
+  if (!only) return [...TARGETS];
+  const unknown = only.filter((n) => !TARGETS.some((t) => t.name === n));
+  if (unknown.length > 0) {
+    throw new Error(`--only names unknown targets: ${unknown.join(', ')}; known: ${TARGETS.map((t) => t.name).join(', ')}`);
+  }
+  return TARGETS.filter((t) => only.includes(t.name));
+}

@@ -1,0 +1,60 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '../lib/ports.ts';
+import { waitUntilReady } from '../lib/http-probe.ts';
+import { benchEnvoyYaml } from './envoy-config.ts';
+import { READY_TIMEOUT_MS, type Target } from './target.ts';
+
+/**
+ * Sluice as a child process: `sluice run -c <generated envoy.yaml> --concurrency N`. Ready
+ * when its admin `/ready` answers 200.
+ */
+
+export interface SluiceTargetOptions {
+  name: string;
+  label: string;
+  concurrency: number;
+  /** Extra `http_filters` entries before the router (a wasm filter variant). */
+  httpFilters?: readonly unknown[];
+}
+
+export function sluiceTarget(o: SluiceTargetOptions): Target {
+  return {
+    name: o.name,
+    label: o.label,
+    async start(env) {
+      const port = await freePort();
+      const adminPort = await freePort();
+      const configPath = join(env.workDir, `${o.name}.envoy.yaml`);
+      writeFileSync(
+        configPath,
+        benchEnvoyYaml({ listenerPort: port, adminPort, upstreamPort: env.upstreamPort, httpFilters: o.httpFilters }),
+      );
+      const proc = env.children.start({
+        name: o.label,
+        command: env.nodePath,
+        args: [
+          join(env.repoDir, 'runtime', 'cli', 'sluice.ts'),
+          'run', '-c', configPath,
+          '--concurrency', String(o.concurrency),
+          '--log-level', 'warn',
+        ],
+        cwd: env.repoDir,
+        cpus: o.concurrency > 1 ? env.pin.multi : env.pin.proxy,
+      });
+      try {
+        await waitUntilReady({ port: adminPort, path: '/ready', isReady: (s) => s === 200, timeoutMs: READY_TIMEOUT_MS, process: proc });
+        await waitUntilReady({ port, path: '/', timeoutMs: READY_TIMEOUT_MS, process: proc });
+      } catch (err) {
+        await env.children.stop(proc);
+        throw err;
+      }
+      return {
+        port,
+        detail: `--concurrency ${o.concurrency}, ${configPath}`,
+        exitReason: () => (proc.exitStatus ? proc.describeExit() : undefined),
+      stop: () => env.children.stop(proc),
+      };
+    },
+  };
+}

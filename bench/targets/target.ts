@@ -1,0 +1,46 @@
+import type { ChildProcesses } from '../lib/child-processes.ts';
+import type { PinPlan } from '../lib/cpu-pinning.ts';
+import type { Tools } from '../lib/tools.ts';
+
+/**
+ * A target is one row of the table: something listening on 127.0.0.1 that forwards to the
+ * upstream. Adding a row (a Sluice variant with a wasm filter, another peer) is adding a
+ * `Target` to `registry.ts`.
+ */
+
+export interface Target {
+  /** Short id used by `--only` and in the JSON (`sluice1`, `fastify`). */
+  name: string;
+  /** Row label in the table. */
+  label: string;
+  /** Starts the target and resolves once it answers HTTP; rejects with a reason otherwise. */
+  start(env: BenchEnv): Promise<RunningTarget>;
+}
+
+export interface RunningTarget {
+  port: number;
+  /** What the row ran with (config summary), for the report. */
+  detail?: string;
+  /** Set once the target's process has exited: why it stopped serving. */
+  exitReason?(): string | undefined;
+  stop(): Promise<void>;
+}
+
+/** What a target may use to start. */
+export interface BenchEnv {
+  children: ChildProcesses;
+  tools: Tools;
+  pin: PinPlan;
+  upstreamPort: number;
+  /** The bench's temp dir; a target writes its config files here. */
+  workDir: string;
+  /** The repository root (cwd for Sluice). */
+  repoDir: string;
+  /** The bench/ directory. */
+  benchDir: string;
+  /** The Node 24 binary this bench runs on; children run `.ts` files with it. */
+  nodePath: string;
+}
+
+/** Time a target gets from spawn to answering HTTP. */
+export const READY_TIMEOUT_MS = 10_000;

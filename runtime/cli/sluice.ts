@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { loadConfigFile } from '../config/load.ts';
+import { ConfigError, SluiceError, formatProblem } from '../errors.ts';
+import { Sluice } from '../server/supervisor.ts';
+import { isLogLevel, LOG_LEVELS } from '../log.ts';
+import { SLUICE_VERSION } from '../version.ts';
+
+const USAGE = `sluice ${SLUICE_VERSION}: a WASM-extensible HTTP proxy configured with Envoy v3 YAML
+
+Usage:
+  sluice run -c FILE [--concurrency N] [--log-level LEVEL] [--drain-time-s S]
+  sluice validate -c FILE
+  sluice version
+
+Commands:
+  run        Run the proxy until SIGTERM/SIGINT, then drain (in-flight requests finish, HTTP/1
+             responses carry Connection: close) and exit 0.
+  validate   Check a config file: exit 0 if valid, else print one line per problem and exit 1.
+
+Options:
+  -c, --config-path FILE   Envoy v3 bootstrap YAML (or JSON)
+  --concurrency N          worker threads (default: CPU count)
+  -l, --log-level LEVEL    ${LOG_LEVELS.join(', ')} (default: info)
+  --drain-time-s S         how long in-flight requests may take on shutdown (default: 5)
+`;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
+  process.exit(code);
+}
+
+function loadOrExit(path: string | undefined) {
+  if (path === undefined) fail(`missing -c FILE\n\n${USAGE}`, 2);
+  try {
+    return loadConfigFile(resolve(path));
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.problems.map(formatProblem).join('\n'));
+    if (err instanceof SluiceError) fail(`${err.code}: ${err.message}`);
+    throw err;
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (command === 'version' || command === '--version') {
+    process.stdout.write(`${SLUICE_VERSION}\n`);
+    return;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: {
+        'config-path': { type: 'string', short: 'c' },
+        concurrency: { type: 'string' },
+        'log-level': { type: 'string', short: 'l' },
+        'drain-time-s': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${USAGE}`, 2);
+  }
+  const v = parsed.values;
+  switch (command) {
+    case 'validate': {
+      const snap = loadOrExit(v['config-path']);
+      const b = snap.bootstrap.static_resources;
+      process.stdout.write(`${v['config-path']}: OK (${b.listeners.length} listeners, ${b.clusters.length} clusters)\n`);
+      return;
+    }
+    case 'run': {
+      const level = v['log-level'] ?? 'info';
+      if (!isLogLevel(level)) fail(`unknown log level "${level}" (expected one of ${LOG_LEVELS.join(', ')})`, 2);
+      let concurrency: number | undefined;
+      if (v.concurrency !== undefined) {
+        concurrency = Number(v.concurrency);
+        if (!Number.isInteger(concurrency) || concurrency < 1) fail(`--concurrency must be a positive integer, got "${v.concurrency}"`, 2);
+      }
+      let drainTimeoutMs: number | undefined;
+      if (v['drain-time-s'] !== undefined) {
+        drainTimeoutMs = Number(v['drain-time-s']) * 1000;
+        if (!Number.isFinite(drainTimeoutMs) || drainTimeoutMs < 0) fail(`--drain-time-s must be a number of seconds`, 2);
+      }
+      const config = loadOrExit(v['config-path']);
+      let sluice: Sluice | undefined;
+      let exiting = false;
+      const shutdown = (why: string) => {
+        if (exiting) return;
+        exiting = true;
+        sluice?.log.info({ why }, 'draining');
+        (sluice?.stop() ?? Promise.resolve()).then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      try {
+        sluice = await Sluice.start({
+          config,
+          concurrency,
+          logLevel: level,
+          drainTimeoutMs,
+          onQuit: () => shutdown('/quitquitquit'),
+        });
+      } catch (err) {
+        fail(`sluice: failed to start: ${(err as Error).message}`);
+      }
+      return;
+    }
+    default:
+      fail(`unknown command "${command}"\n\n${USAGE}`, 2);
+  }
+}
+
+await main(process.argv.slice(2));

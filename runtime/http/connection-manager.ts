@@ -1,0 +1,301 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { HeaderMap } from './header-map.ts';
+import { newStreamInfo, type StreamInfo } from './stream-info.ts';
+import { HttpStream } from './http-stream.ts';
+import type { HcmRuntime } from './hcm-runtime.ts';
+import { mutateRequestHeaders } from './request-headers.ts';
+import { ResponseFlag } from './response-flags.ts';
+import { proxyUpgrade } from './upgrade.ts';
+import type { Counter, Gauge } from '../stats/types.ts';
+import * as defaults from '../config/defaults.ts';
+
+interface ConnectionState {
+  id: number;
+  remote: string;
+  remoteIp: string;
+  local: string;
+  requests: number;
+}
+
+export interface ListenerStats {
+  downstream_cx_total: Counter;
+  downstream_cx_active: Gauge;
+  downstream_cx_destroy: Counter;
+  /** Envoy's per-worker copies: `listener.<addr>.worker_<i>.downstream_cx_total|active`. */
+  worker_cx_total: Counter;
+  worker_cx_active: Gauge;
+}
+
+export interface ConnectionManagerOptions {
+  host: string;
+  port: number;
+  reusePort: boolean;
+  /** Built once the real address is known (a port-0 listener is named by the port it got). */
+  listenerStats: (address: string, port: number) => ListenerStats;
+  /** Makes connection ids unique across workers: id = base + n * stride. */
+  connectionIdBase: number;
+  connectionIdStride: number;
+}
+
+/**
+ * One listener's HTTP/1.1 server (Envoy's listener + http_connection_manager): accepts
+ * connections, turns each request into an `HttpStream`, answers codec errors as Envoy does,
+ * and drains on shutdown. The runtime (routes, filters, clusters) can be replaced at any time;
+ * each stream keeps the one it started with.
+ */
+export class ConnectionManager {
+  readonly server: http.Server;
+  #rt: HcmRuntime;
+  readonly #opts: ConnectionManagerOptions;
+  readonly #conns = new WeakMap<Socket, ConnectionState>();
+  readonly #open = new Set<Socket>();
+  #nextConn = 0;
+  #draining = false;
+  #listenerStats: ListenerStats | undefined;
+
+  constructor(rt: HcmRuntime, opts: ConnectionManagerOptions) {
+    this.#rt = rt;
+    this.#opts = opts;
+    const cfg = rt.config;
+    const headersTimeout = cfg.request_headers_timeout ?? 0;
+    this.server = http.createServer({
+      maxHeaderSize: (cfg.max_request_headers_kb ?? defaults.DEFAULT_MAX_REQUEST_HEADERS_KB) * 1024,
+      requestTimeout: 0,
+      // Node needs a positive headers timeout; "disabled" (Envoy's default) becomes a very long one.
+      headersTimeout: headersTimeout > 0 ? headersTimeout : 24 * 3600 * 1000,
+      keepAliveTimeout: cfg.common_http_protocol_options?.idle_timeout ?? defaults.DEFAULT_IDLE_TIMEOUT_MS,
+      connectionsCheckingInterval: headersTimeout > 0 ? Math.max(50, Math.min(1000, headersTimeout / 4)) : 30_000,
+      requireHostHeader: false,
+      joinDuplicateHeaders: false,
+      noDelay: true,
+      maxHeadersCount: 0,
+    } as http.ServerOptions);
+    this.server.on('connection', this.#onConnection);
+    this.server.on('request', this.#onRequest);
+    this.server.on('upgrade', this.#onUpgrade);
+    this.server.on('clientError', this.#onClientError);
+  }
+
+  get runtime(): HcmRuntime {
+    return this.#rt;
+  }
+
+  /** New streams use `rt` from now on; streams in flight keep theirs. */
+  setRuntime(rt: HcmRuntime): void {
+    rt.draining = this.#draining;
+    this.#rt = rt;
+  }
+
+  listen(): Promise<{ address: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ host: this.#opts.host, port: this.#opts.port, reusePort: this.#opts.reusePort, backlog: 4096 }, () => {
+        this.server.off('error', onError);
+        const a = this.server.address();
+        if (a === null || typeof a === 'string') {
+          reject(new Error('listener has no address'));
+          return;
+        }
+        this.#listenerStats = this.#opts.listenerStats(a.address, a.port);
+        resolve({ address: a.address, port: a.port });
+      });
+    });
+  }
+
+  /**
+   * Starts draining: stop accepting, close idle keep-alive connections, answer in-flight requests
+   * with `connection: close`. Resolves when every connection is gone or `timeoutMs` passed (then
+   * the rest are destroyed).
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#draining = true;
+    this.#rt.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+    const outcome = await Promise.race([closed.then(() => 'closed' as const), timer]);
+    if (outcome === 'timeout') {
+      for (const s of this.#open) s.destroy();
+      this.server.closeAllConnections();
+      await closed;
+    }
+  }
+
+  #onConnection = (socket: Socket): void => {
+    const n = this.#nextConn++;
+    const remoteIp = socket.remoteAddress ?? '';
+    const state: ConnectionState = {
+      id: this.#opts.connectionIdBase + n * this.#opts.connectionIdStride,
+      remote: `${remoteIp}:${socket.remotePort ?? 0}`,
+      remoteIp,
+      local: `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`,
+      requests: 0,
+    };
+    this.#conns.set(socket, state);
+    this.#open.add(socket);
+    const rt = this.#rt;
+    const ls = this.#listenerStats as ListenerStats;
+    ls.downstream_cx_total.inc();
+    ls.downstream_cx_active.inc();
+    ls.worker_cx_total.inc();
+    ls.worker_cx_active.inc();
+    rt.stats.downstream_cx_total.inc();
+    rt.stats.downstream_cx_active.inc();
+    rt.stats.downstream_cx_http1_total.inc();
+    rt.stats.downstream_cx_http1_active.inc();
+    socket.once('close', () => {
+      this.#open.delete(socket);
+      ls.downstream_cx_active.dec();
+      ls.worker_cx_active.dec();
+      ls.downstream_cx_destroy.inc();
+      rt.stats.downstream_cx_active.dec();
+      rt.stats.downstream_cx_http1_active.dec();
+      rt.stats.downstream_cx_destroy.inc();
+    });
+  };
+
+  #newInfo(socket: Socket, protocol: string): { info: StreamInfo; conn: ConnectionState } {
+    let conn = this.#conns.get(socket);
+    if (conn === undefined) {
+      conn = { id: -1, remote: '', remoteIp: '', local: '', requests: 0 };
+    }
+    const info = newStreamInfo({
+      protocol,
+      connectionId: conn.id,
+      downstreamRemoteAddress: conn.remote,
+      downstreamDirectRemoteAddress: conn.remote,
+      downstreamLocalAddress: conn.local,
+    });
+    return { info, conn };
+  }
+
+  /** Builds the request header map (pseudo-headers first) and applies the HCM's header rules. */
+  #admit(req: IncomingMessage, rt: HcmRuntime, info: StreamInfo, conn: ConnectionState): HeaderMap | { status: number; details: string; flags?: number } {
+    const raw = req.rawHeaders;
+    if (raw.length / 2 > rt.maxHeadersCount) {
+      return { status: 431, details: 'too_many_headers', flags: ResponseFlag.DownstreamProtocolError };
+    }
+    const kv: string[] = [':method', req.method ?? 'GET', ':scheme', 'http', ':path', '', ':authority', ''];
+    let authority: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i].toLowerCase();
+      if (name === 'host') {
+        authority ??= raw[i + 1];
+        continue;
+      }
+      kv.push(name, raw[i + 1]);
+    }
+    let path = req.url ?? '/';
+    if (path.charCodeAt(0) !== 47 /* / */ && path !== '*') {
+      // Absolute form (`GET http://host/path`): it supplies :authority and :path.
+      try {
+        const u = new URL(path);
+        authority = u.host;
+        path = u.pathname + u.search;
+      } catch {
+        return { status: 400, details: 'http1.codec_error', flags: ResponseFlag.DownstreamProtocolError };
+      }
+    }
+    if (authority === undefined || authority === '') {
+      if (req.httpVersion === '1.0') authority = '';
+      else return { status: 400, details: 'missing_host_header' };
+    }
+    kv[5] = path;
+    kv[7] = authority;
+    const headers = new HeaderMap(kv);
+    const client = mutateRequestHeaders(headers, rt.config, conn.remoteIp, {
+      scheme: 'http',
+      generateRequestId: rt.generateRequestId,
+    });
+    if (client.fromXff) info.downstreamRemoteAddress = `${client.ip}:0`;
+    return headers;
+  }
+
+  #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const rt = this.#rt;
+    const { info, conn } = this.#newInfo(req.socket, `HTTP/${req.httpVersion}`);
+    conn.requests++;
+    rt.stats.downstream_rq_total.inc();
+    rt.stats.downstream_rq_http1_total.inc();
+    rt.stats.downstream_rq_active.inc();
+    const admitted = this.#admit(req, rt, info, conn);
+    const headers = admitted instanceof HeaderMap ? admitted : HeaderMap.fromRaw(req.rawHeaders);
+    const stream = new HttpStream(rt, req, res, info, headers);
+    if (!(admitted instanceof HeaderMap)) {
+      stream.reject({ status: admitted.status, details: admitted.details, flags: admitted.flags, body: http.STATUS_CODES[admitted.status] });
+      return;
+    }
+    const te = req.headers['transfer-encoding'];
+    const cl = req.headers['content-length'];
+    const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
+    stream.start(hasBody);
+  };
+
+  #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const rt = this.#rt;
+    const { info, conn } = this.#newInfo(req.socket, `HTTP/${req.httpVersion}`);
+    rt.stats.downstream_rq_total.inc();
+    rt.stats.downstream_rq_http1_total.inc();
+    const admitted = this.#admit(req, rt, info, conn);
+    if (!(admitted instanceof HeaderMap)) {
+      writeRawReply(socket, admitted.status, this.#rt.serverName);
+      info.responseCode = admitted.status;
+      info.responseFlags |= admitted.flags ?? 0;
+      info.responseCodeDetails = admitted.details;
+      rt.stats.downstream_rq_xx[4].inc();
+      rt.accessLog?.log(info);
+      return;
+    }
+    proxyUpgrade(rt, req, socket as Socket, head, info, admitted);
+  };
+
+  #onClientError = (err: Error & { code?: string }, socket: Duplex): void => {
+    const rt = this.#rt;
+    const code = err.code;
+    if (code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    let status = 400;
+    let details = 'http1.codec_error';
+    if (code === 'HPE_HEADER_OVERFLOW') {
+      status = 431;
+      details = 'http1.headers_too_large';
+    } else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      status = 408;
+      details = 'request_header_timeout';
+    } else if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW' || code === 'HPE_INVALID_CONTENT_LENGTH' || code === 'HPE_UNEXPECTED_CONTENT_LENGTH') {
+      details = 'http1.invalid_content_length';
+    }
+    rt.stats.downstream_cx_protocol_error.inc();
+    rt.stats.downstream_rq_total.inc();
+    const cls = (status / 100) | 0;
+    rt.stats.downstream_rq_xx[cls].inc();
+    writeRawReply(socket, status, rt.serverName);
+    const conn = this.#conns.get(socket as Socket);
+    const info = newStreamInfo({
+      protocol: 'HTTP/1.1',
+      connectionId: conn?.id ?? -1,
+      downstreamRemoteAddress: conn?.remote ?? '',
+      downstreamDirectRemoteAddress: conn?.remote ?? '',
+      downstreamLocalAddress: conn?.local ?? '',
+    });
+    info.responseCode = status;
+    info.responseCodeDetails = details;
+    info.responseFlags = ResponseFlag.DownstreamProtocolError;
+    info.lastDownstreamTxMs = 0;
+    rt.accessLog?.log(info);
+  };
+}
+
+/** A codec-level error reply written straight to the socket, then the connection is closed. */
+function writeRawReply(socket: Duplex, status: number, serverName: string): void {
+  const body = http.STATUS_CODES[status] ?? 'Error';
+  socket.end(
+    `HTTP/1.1 ${status} ${body}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncontent-type: text/plain\r\n` +
+      `server: ${serverName}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,283 @@
+import type { HeaderMap } from './header-map.ts';
+import { DataStatus, HeadersStatus, TrailersStatus, type BodyChunk } from './filter.ts';
+
+/**
+ * One direction (request or response) of a stream's filter chain: delivers headers, body chunks
+ * and trailers through the stages in order, then to the sink (the router for requests, the
+ * downstream connection for responses). Implements Envoy's iteration rules:
+ *
+ * - A stage that returns a Stop status from headers halts iteration at that stage. With
+ *   StopIteration the stage still receives body chunks and may resume by returning Continue from
+ *   a body callback; with StopAllIteration* the chunks are buffered without being delivered.
+ * - A stage that returns StopIterationAndBuffer from a body callback keeps the chunk in the
+ *   direction's buffer; when the stage continues, the whole buffer (plus the current chunk) goes on
+ *   to the next stage as one chunk. StopIterationNoBuffer drops the chunk.
+ * - Trailers wait behind a stopped stage and are delivered after it continues.
+ * - Only the stage that stopped can resume (`resume(index)`); stages before the stop point see
+ *   every chunk as it arrives and are expected to Continue (a Stop from them while a later stage
+ *   holds the buffer only buffers the chunk).
+ * - Buffered bytes are bounded by `limit`: past it, Buffer statuses call `onOverflow` (the stream
+ *   answers 413 for requests, 500 for responses, as Envoy); Watermark statuses pause the source
+ *   instead (`data()` returns false) until the stage continues (`onResume`).
+ */
+export interface ChainStage {
+  headers?(headers: HeaderMap, endStream: boolean): HeadersStatus;
+  data?(chunk: BodyChunk, endStream: boolean): DataStatus;
+  trailers?(trailers: HeaderMap): TrailersStatus;
+}
+
+export interface ChainSink {
+  headers(headers: HeaderMap, endStream: boolean): void;
+  /** Returns false when the sink wants the source to pause (backpressure). */
+  data(chunk: Buffer, endStream: boolean): boolean;
+  trailers(trailers: HeaderMap): void;
+}
+
+const UNREACHED = 0;
+const FLOWING = 1;
+const STOP_HEADERS = 2;
+const STOP_ALL = 3;
+const STOP_DATA = 4;
+const STOP_TRAILERS = 5;
+
+export class ChainDirection {
+  readonly #stages: readonly ChainStage[];
+  readonly #sink: ChainSink;
+  readonly #limit: number;
+  readonly #onOverflow: () => void;
+  onResume: (() => void) | undefined;
+
+  #state: Uint8Array;
+  #headers: HeaderMap | undefined;
+  #buffer: Buffer[] = [];
+  #buffered = 0;
+  /** End of stream has arrived from the source (it may still sit in the buffer). */
+  #endSeen = false;
+  #trailers: HeaderMap | undefined;
+  #trailersFrom = 0;
+  #paused = false;
+  #watermark = false;
+  /** Everything reached the sink, end of stream included. */
+  #done = false;
+  /** Nested iteration guard: resume() from inside a callback is deferred. */
+  #iterating = false;
+
+  constructor(stages: readonly ChainStage[], sink: ChainSink, limit: number, onOverflow: () => void) {
+    this.#stages = stages;
+    this.#sink = sink;
+    this.#limit = limit;
+    this.#onOverflow = onOverflow;
+    this.#state = new Uint8Array(stages.length);
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** Whether some stage has body or trailer callbacks (else the body can bypass the chain). */
+  get inspectsBody(): boolean {
+    return this.#stages.some((s) => s.data !== undefined || s.trailers !== undefined);
+  }
+
+  bufferedBody(): Buffer {
+    if (this.#buffer.length === 0) return EMPTY;
+    if (this.#buffer.length > 1) this.#buffer = [Buffer.concat(this.#buffer)];
+    return this.#buffer[0];
+  }
+
+  setBufferedBody(data: Buffer): void {
+    this.#buffer = data.length === 0 ? [] : [data];
+    this.#buffered = data.length;
+  }
+
+  headers(headers: HeaderMap, endStream: boolean): void {
+    this.#headers = headers;
+    this.#endSeen = endStream;
+    this.#run(() => {
+      if (this.#pushHeaders(0, endStream) && endStream) this.#done = true;
+    });
+  }
+
+  /** Returns false when the source should pause until `onResume`. */
+  data(data: Buffer, endStream: boolean): boolean {
+    if (endStream) this.#endSeen = true;
+    this.#run(() => {
+      this.#pushData(0, { data }, endStream);
+    });
+    return !this.#paused;
+  }
+
+  trailers(trailers: HeaderMap): void {
+    this.#endSeen = true;
+    this.#run(() => this.#pushTrailers(0, trailers));
+  }
+
+  /** Resumes iteration at the stage that stopped. No-op unless stage `index` is stopped. */
+  resume(index: number): void {
+    if (this.#iterating) {
+      queueMicrotask(() => this.resume(index));
+      return;
+    }
+    this.#run(() => this.#resume(index));
+  }
+
+  #run(fn: () => unknown): void {
+    this.#iterating = true;
+    try {
+      fn();
+    } finally {
+      this.#iterating = false;
+    }
+  }
+
+  /** Delivers headers from stage `from`; false if a stage stopped. */
+  #pushHeaders(from: number, endStream: boolean): boolean {
+    const stages = this.#stages;
+    const headers = this.#headers as HeaderMap;
+    for (let i = from; i < stages.length; i++) {
+      const fn = stages[i].headers;
+      const st = fn === undefined ? HeadersStatus.Continue : fn.call(stages[i], headers, endStream);
+      if (st === HeadersStatus.Continue) {
+        this.#state[i] = FLOWING;
+        continue;
+      }
+      this.#state[i] = st === HeadersStatus.StopIteration ? STOP_HEADERS : STOP_ALL;
+      this.#watermark = st === HeadersStatus.StopAllIterationAndWatermark;
+      return false;
+    }
+    this.#sink.headers(headers, endStream);
+    return true;
+  }
+
+  #pushData(from: number, chunk: BodyChunk, endStream: boolean): void {
+    const stages = this.#stages;
+    for (let i = from; i < stages.length; i++) {
+      const state = this.#state[i];
+      if (state === UNREACHED) return; // behind a stop point; nothing is delivered there
+      if (state === STOP_ALL || state === STOP_TRAILERS) {
+        this.#hold(chunk.data);
+        return;
+      }
+      const fn = stages[i].data;
+      if (fn === undefined) {
+        if (state === FLOWING) continue;
+        this.#hold(chunk.data);
+        return;
+      }
+      const st = fn.call(stages[i], chunk, endStream);
+      if (st === DataStatus.Continue) {
+        if (state !== FLOWING) {
+          this.#resume(i, chunk);
+          return;
+        }
+        continue;
+      }
+      if (state === FLOWING && this.#laterStageStopped(i)) {
+        // A stage before the stop point asked to stop: keep the chunk with the held data.
+        this.#hold(chunk.data);
+        return;
+      }
+      // A stage still holding its headers stays in that state: headers go on when it continues.
+      if (state === FLOWING) this.#state[i] = STOP_DATA;
+      this.#watermark = st === DataStatus.StopIterationAndWatermark;
+      if (st !== DataStatus.StopIterationNoBuffer) this.#hold(chunk.data);
+      return;
+    }
+    this.#toSinkData(chunk.data, endStream);
+  }
+
+  #laterStageStopped(i: number): boolean {
+    for (let j = i + 1; j < this.#stages.length; j++) if (this.#state[j] !== FLOWING) return true;
+    return false;
+  }
+
+  #pushTrailers(from: number, trailers: HeaderMap): void {
+    const stages = this.#stages;
+    this.#trailers = trailers;
+    for (let i = from; i < stages.length; i++) {
+      if (this.#state[i] !== FLOWING) return;
+      const fn = stages[i].trailers;
+      if (fn === undefined) continue;
+      if (fn.call(stages[i], trailers) === TrailersStatus.StopIteration) {
+        this.#state[i] = STOP_TRAILERS;
+        this.#trailersFrom = i + 1;
+        return;
+      }
+    }
+    this.#trailers = undefined;
+    this.#done = true;
+    this.#sink.trailers(trailers);
+  }
+
+  /**
+   * Stage `i` continues. `current` is the chunk it was just given when it continued by returning
+   * Continue from a body callback: it joins the held body, and the whole of it moves on.
+   */
+  #resume(i: number, current?: BodyChunk): void {
+    const state = this.#state[i];
+    if (state === UNREACHED || state === FLOWING) return;
+    this.#state[i] = FLOWING;
+    this.#watermark = false;
+    if (current !== undefined && current.data.length > 0) {
+      this.#buffer.push(current.data);
+      this.#buffered += current.data.length;
+    }
+    const bodyEnd = this.#endSeen && this.#trailers === undefined;
+    if (state === STOP_HEADERS || state === STOP_ALL) {
+      const headersEnd = bodyEnd && this.#buffered === 0;
+      const passed = this.#pushHeaders(i + 1, headersEnd);
+      if (headersEnd) return;
+      if (!passed) {
+        // Stopped again further on: the held body still moves through the stages between.
+        this.#flushHeld(i + 1, bodyEnd);
+        return;
+      }
+    }
+    if (state !== STOP_TRAILERS && !this.#flushHeld(i + 1, bodyEnd)) return;
+    if (this.#trailers !== undefined) {
+      this.#pushTrailers(state === STOP_TRAILERS ? this.#trailersFrom : i, this.#trailers);
+    }
+    if (this.#paused && this.#stoppedIndex() < 0) {
+      this.#paused = false;
+      this.onResume?.();
+    }
+  }
+
+  /** Sends the held body (and a held end of stream) on from stage `from`; false if it stopped again. */
+  #flushHeld(from: number, endStream: boolean): boolean {
+    if (this.#buffered === 0 && !(endStream && !this.#done)) return true;
+    const data = this.#buffered === 0 ? EMPTY : this.bufferedBody();
+    this.#buffer = [];
+    this.#buffered = 0;
+    this.#pushData(from, { data }, endStream);
+    return this.#stoppedIndex() < 0;
+  }
+
+  #stoppedIndex(): number {
+    for (let i = 0; i < this.#state.length; i++) if (this.#state[i] !== FLOWING) return i;
+    return -1;
+  }
+
+  #hold(data: Buffer): void {
+    if (data.length > 0) {
+      this.#buffer.push(data);
+      this.#buffered += data.length;
+    }
+    if (this.#buffered > this.#limit) {
+      if (this.#watermark) this.#paused = true;
+      else this.#onOverflow();
+    }
+  }
+
+  #toSinkData(data: Buffer, endStream: boolean): void {
+    if (endStream) this.#done = true;
+    this.#paused = !this.#sink.data(data, endStream);
+  }
+
+  /** The source calls this when the sink drained: clears a sink-side pause. */
+  sinkDrained(): void {
+    if (this.#paused && this.#stoppedIndex() < 0) this.#paused = false;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

@@ -1,0 +1,473 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HeaderMap } from './header-map.ts';
+import type { StreamInfo } from './stream-info.ts';
+import { ChainDirection, type ChainStage } from './filter-chain.ts';
+import type { FilterCallbacks, HttpFilter, LocalReply } from './filter.ts';
+import type { HcmRuntime } from './hcm-runtime.ts';
+import type { RouteEntry } from '../router/route-table.ts';
+import { Router } from './router.ts';
+import { ResponseFlag } from './response-flags.ts';
+
+const EMPTY = Buffer.alloc(0);
+
+/** Response headers a proxy never forwards (plus whatever `connection` names). */
+const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+/**
+ * One HTTP request/response exchange: owns all per-request state (headers, filter instances,
+ * chain iteration, timers, StreamInfo) and is the `FilterCallbacks` implementation each filter
+ * gets a view of. Request side: downstream → filters → router. Response side: router → filters
+ * (reverse) → downstream.
+ */
+export class HttpStream {
+  readonly info: StreamInfo;
+  readonly requestHeaders: HeaderMap;
+  responseHeaders: HeaderMap | undefined;
+  readonly rt: HcmRuntime;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+
+  readonly #filters: HttpFilter[];
+  readonly #router: Router;
+  #request: ChainDirection;
+  #response: ChainDirection;
+  #route: RouteEntry | undefined | null = null;
+  /** The stream is over (completed or reset); late events are ignored. */
+  #ended = false;
+  #localReplyStarted = false;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #requestTimer: NodeJS.Timeout | undefined;
+  #lastActivity = 0;
+  readonly #readsBody: boolean;
+
+  constructor(rt: HcmRuntime, req: IncomingMessage, res: ServerResponse, info: StreamInfo, headers: HeaderMap) {
+    this.rt = rt;
+    this.req = req;
+    this.res = res;
+    this.info = info;
+    this.requestHeaders = headers;
+    info.requestHeaders = headers;
+
+    this.#filters = [];
+    for (let i = 0; i < rt.filters.length; i++) {
+      this.#filters.push(rt.filters[i].create(new StreamFilterCallbacks(this, i)));
+    }
+    this.#router = new Router(this);
+    const reqStages: ChainStage[] = this.#filters.map(requestStage);
+    const resStages: ChainStage[] = [];
+    for (let i = this.#filters.length - 1; i >= 0; i--) resStages.push(responseStage(this.#filters[i]));
+    this.#request = new ChainDirection(reqStages, this.#router, rt.bufferLimit, () => this.#requestOverflow());
+    this.#response = new ChainDirection(resStages, this.#downstreamSink(), rt.bufferLimit, () => this.#responseOverflow());
+    this.#readsBody = this.#request.inspectsBody;
+  }
+
+  /** Whether the router must take the body from the chain (else it streams `req` directly). */
+  get bodyThroughChain(): boolean {
+    return this.#readsBody;
+  }
+
+  start(hasBody: boolean): void {
+    const rt = this.rt;
+    this.#attach();
+    if (rt.streamIdleTimeoutMs > 0) this.#armIdle();
+    if (rt.requestTimeoutMs > 0 && hasBody) {
+      this.#requestTimer = setTimeout(() => this.#onRequestTimeout(), rt.requestTimeoutMs);
+    }
+    this.req.once('end', this.#onReqEnd);
+    if (hasBody && this.#readsBody) {
+      this.req.on('data', this.#onReqData);
+      this.#request.onResume = () => this.req.resume();
+    }
+    this.#request.headers(this.requestHeaders, !hasBody);
+  }
+
+  /** Answers without running the request chain (the request failed admission: 400, 431). */
+  reject(reply: LocalReply): void {
+    this.#attach();
+    this.sendLocalReply(reply);
+  }
+
+  #attach(): void {
+    this.res.on('close', this.#onResClose);
+    this.res.on('drain', this.#onResDrain);
+  }
+
+  // ---- route ----
+
+  route(): RouteEntry | undefined {
+    if (this.#route === null) {
+      this.#route = this.rt.routeTable.match(this.requestHeaders);
+      if (this.#route) {
+        this.info.routeName = this.#route.name;
+        this.info.virtualHostName = this.#route.virtualHostName;
+      }
+    }
+    return this.#route;
+  }
+
+  clearRouteCache(): void {
+    this.#route = null;
+  }
+
+  // ---- request side ----
+
+  #onReqData = (chunk: Buffer): void => {
+    this.info.bytesReceived += chunk.length;
+    this.touch();
+    if (!this.#request.data(chunk, false)) this.req.pause();
+  };
+
+  #onReqEnd = (): void => {
+    this.info.lastDownstreamRxMs = performance.now() - this.info.startMonotonic;
+    if (this.#requestTimer) {
+      clearTimeout(this.#requestTimer);
+      this.#requestTimer = undefined;
+    }
+    if (this.#ended) return;
+    if (this.#readsBody && !this.#request.done) this.#request.data(EMPTY, true);
+    this.#router.onDownstreamRequestComplete();
+  };
+
+  /** Called by the router (fast path) for bytes it streamed straight from `req`. */
+  countRequestBytes(n: number): void {
+    this.info.bytesReceived += n;
+  }
+
+  continueRequest(index: number): void {
+    if (!this.#ended) this.#request.resume(index);
+  }
+
+  requestChainResumedBySink(): void {
+    this.#request.sinkDrained();
+    if (this.req.isPaused()) this.req.resume();
+  }
+
+  bufferedRequestBody(): Buffer {
+    return this.#request.bufferedBody();
+  }
+
+  setBufferedRequestBody(data: Buffer): void {
+    this.#request.setBufferedBody(data);
+  }
+
+  // ---- response side (called by the router) ----
+
+  encodeHeaders(headers: HeaderMap, endStream: boolean): void {
+    if (this.#ended) return;
+    this.responseHeaders = headers;
+    this.info.responseHeaders = headers;
+    this.#response.headers(headers, endStream);
+  }
+
+  /** Returns false when the router should pause the upstream until `onDownstreamDrain`. */
+  encodeData(data: Buffer, endStream: boolean): boolean {
+    if (this.#ended) return true;
+    this.touch();
+    return this.#response.data(data, endStream);
+  }
+
+  encodeTrailers(trailers: HeaderMap): void {
+    if (this.#ended) return;
+    this.info.responseTrailers = trailers;
+    this.#response.trailers(trailers);
+  }
+
+  continueResponse(index: number): void {
+    if (!this.#ended) this.#response.resume(index);
+  }
+
+  bufferedResponseBody(): Buffer {
+    return this.#response.bufferedBody();
+  }
+
+  setBufferedResponseBody(data: Buffer): void {
+    this.#response.setBufferedBody(data);
+  }
+
+  get responseStarted(): boolean {
+    return this.res.headersSent;
+  }
+
+  // ---- local replies and resets ----
+
+  /**
+   * Answers locally (Envoy's sendLocalReply): before anything was sent downstream the reply runs
+   * through every filter's response callbacks; after, the stream is reset.
+   */
+  sendLocalReply(reply: LocalReply): void {
+    if (this.#ended) return;
+    this.info.responseFlags |= reply.flags ?? 0;
+    this.info.responseCodeDetails = reply.details;
+    this.#router.abandon();
+    if (this.res.headersSent || this.#localReplyStarted) {
+      this.resetStream(reply.details);
+      return;
+    }
+    this.#localReplyStarted = true;
+    const body = reply.body === undefined ? EMPTY : typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
+    this.info.localReplyBody = body.length > 0 ? body.toString() : undefined;
+    const headers = new HeaderMap([':status', String(reply.status)]);
+    if (body.length > 0) {
+      headers.add('content-length', String(body.length));
+      headers.add('content-type', 'text/plain');
+    } else if (reply.status >= 200 && reply.status !== 204 && reply.status !== 304) {
+      headers.add('content-length', '0');
+    }
+    if (reply.headers) for (const [k, v] of reply.headers) headers.add(k, v);
+    // A fresh response chain: whatever the upstream response had done is discarded.
+    const resStages: ChainStage[] = [];
+    for (let i = this.#filters.length - 1; i >= 0; i--) resStages.push(responseStage(this.#filters[i]));
+    this.#response = new ChainDirection(resStages, this.#downstreamSink(), this.rt.bufferLimit, () => this.#responseOverflow());
+    this.responseHeaders = headers;
+    this.info.responseHeaders = headers;
+    const isHead = this.requestHeaders.get(':method') === 'HEAD';
+    this.#response.headers(headers, body.length === 0 || isHead);
+    if (body.length > 0 && !isHead && !this.#ended) this.#response.data(body, true);
+  }
+
+  /** Resets the stream: for HTTP/1 the downstream connection is closed. */
+  resetStream(details: string): void {
+    if (this.#ended) return;
+    this.info.responseCodeDetails ??= details;
+    this.info.connectionTerminationDetails ??= details;
+    this.#router.abandon();
+    this.rt.stats.downstream_rq_tx_reset.inc();
+    this.res.destroy();
+    this.#complete();
+  }
+
+  #requestOverflow(): void {
+    this.rt.stats.downstream_rq_too_large.inc();
+    this.sendLocalReply({ status: 413, body: 'Payload Too Large', details: 'request_payload_too_large' });
+  }
+
+  #responseOverflow(): void {
+    this.rt.stats.rs_too_large.inc();
+    this.sendLocalReply({ status: 500, body: 'Internal Server Error', details: 'response_payload_too_large' });
+  }
+
+  // ---- timers ----
+
+  /** Marks activity for the stream idle timeout. */
+  touch(): void {
+    this.#lastActivity = performance.now();
+  }
+
+  #armIdle(): void {
+    this.#lastActivity = performance.now();
+    const ms = this.rt.streamIdleTimeoutMs;
+    const check = () => {
+      if (this.#ended) return;
+      const idle = performance.now() - this.#lastActivity;
+      if (idle >= ms - 1) {
+        this.#onIdleTimeout();
+        return;
+      }
+      this.#idleTimer = setTimeout(check, ms - idle);
+    };
+    this.#idleTimer = setTimeout(check, ms);
+  }
+
+  #onIdleTimeout(): void {
+    this.rt.stats.downstream_rq_idle_timeout.inc();
+    if (this.res.headersSent) {
+      this.info.responseFlags |= ResponseFlag.StreamIdleTimeout;
+      this.resetStream('stream_idle_timeout');
+      return;
+    }
+    this.sendLocalReply({
+      status: 408,
+      body: 'stream timeout',
+      details: 'stream_idle_timeout',
+      flags: ResponseFlag.StreamIdleTimeout,
+    });
+  }
+
+  #onRequestTimeout(): void {
+    this.#requestTimer = undefined;
+    if (this.#ended) return;
+    this.rt.stats.downstream_rq_timeout.inc();
+    if (this.res.headersSent) {
+      this.resetStream('request_overall_timeout');
+      return;
+    }
+    this.sendLocalReply({ status: 408, body: 'request timeout', details: 'request_overall_timeout' });
+  }
+
+  // ---- downstream writing ----
+
+  #downstreamSink() {
+    return {
+      headers: (headers: HeaderMap, endStream: boolean) => this.#writeHeaders(headers, endStream),
+      data: (data: Buffer, endStream: boolean) => this.#writeData(data, endStream),
+      trailers: (_trailers: HeaderMap) => this.#writeData(EMPTY, true), // HTTP/1 trailers are dropped, as Envoy does by default
+    };
+  }
+
+  #writeHeaders(headers: HeaderMap, endStream: boolean): void {
+    if (this.#ended || this.res.headersSent) return;
+    const status = Number(headers.get(':status')) || 500;
+    this.info.responseCode = status;
+    const rt = this.rt;
+    const conn = headers.get('connection');
+    if (conn !== undefined) for (const n of conn.toLowerCase().split(',')) headers.remove(n.trim());
+    const flat: string[] = [];
+    let hasServer = false;
+    headers.forEach((k, v) => {
+      if (k.charCodeAt(0) === 58 || HOP_BY_HOP_RESPONSE.has(k)) return;
+      if (k === 'server') {
+        hasServer = true;
+        return;
+      }
+      flat.push(k, v);
+    });
+    const upstreamServer = headers.get('server');
+    switch (rt.config.server_header_transformation ?? 'OVERWRITE') {
+      case 'OVERWRITE':
+        flat.push('server', rt.serverName);
+        headers.set('server', rt.serverName);
+        break;
+      case 'APPEND_IF_ABSENT':
+        flat.push('server', hasServer ? (upstreamServer as string) : rt.serverName);
+        if (!hasServer) headers.set('server', rt.serverName);
+        break;
+      case 'PASS_THROUGH':
+        if (hasServer) flat.push('server', upstreamServer as string);
+        break;
+    }
+    if (rt.draining) {
+      flat.push('connection', 'close');
+      this.res.shouldKeepAlive = false;
+      rt.stats.downstream_cx_drain_close.inc();
+    }
+    const res = this.res;
+    res.writeHead(status, flat as unknown as Record<string, string>);
+    if (endStream) this.#writeData(EMPTY, true);
+  }
+
+  #writeData(data: Buffer, endStream: boolean): boolean {
+    if (this.#ended) return true;
+    this.info.bytesSent += data.length;
+    if (endStream) {
+      if (data.length > 0) this.res.end(data);
+      else this.res.end();
+      return true;
+    }
+    if (data.length === 0) return true;
+    return this.res.write(data);
+  }
+
+  #onResDrain = (): void => {
+    this.#response.sinkDrained();
+    this.#router.onDownstreamDrain();
+  };
+
+  #onResClose = (): void => {
+    if (this.#ended) return;
+    if (!this.res.writableFinished) {
+      // The client went away before the response was complete.
+      this.info.responseFlags |= ResponseFlag.DownstreamConnectionTermination;
+      this.info.connectionTerminationDetails ??= 'downstream_remote_disconnect';
+      this.rt.stats.downstream_rq_rx_reset.inc();
+      if (!this.res.headersSent) this.info.responseCode = 0;
+      this.#router.abandon();
+    }
+    this.#complete();
+  };
+
+  #complete(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const info = this.info;
+    info.lastDownstreamTxMs = performance.now() - info.startMonotonic;
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    if (this.#requestTimer) clearTimeout(this.#requestTimer);
+    this.req.off('data', this.#onReqData);
+    const st = this.rt.stats;
+    st.downstream_rq_active.dec();
+    st.downstream_rq_completed.inc();
+    const cls = (info.responseCode / 100) | 0;
+    if (cls >= 1 && cls <= 5) {
+      st.downstream_rq_xx[cls].inc();
+      st.listener_rq_xx[cls].inc();
+    }
+    st.downstream_rq_time.record(info.lastDownstreamTxMs);
+    this.#router.onStreamComplete();
+    for (const f of this.#filters) {
+      if (f.onStreamComplete) {
+        try {
+          f.onStreamComplete();
+        } catch (err) {
+          this.rt.log.error({ err }, 'filter onStreamComplete threw');
+        }
+      }
+    }
+    this.rt.accessLog?.log(info);
+  }
+}
+
+function requestStage(f: HttpFilter): ChainStage {
+  return {
+    headers: f.onRequestHeaders?.bind(f),
+    data: f.onRequestBody?.bind(f),
+    trailers: f.onRequestTrailers?.bind(f),
+  };
+}
+
+function responseStage(f: HttpFilter): ChainStage {
+  return {
+    headers: f.onResponseHeaders?.bind(f),
+    data: f.onResponseBody?.bind(f),
+    trailers: f.onResponseTrailers?.bind(f),
+  };
+}
+
+/** The view of a stream one filter gets: `continue*` act on this filter's own stop point. */
+class StreamFilterCallbacks implements FilterCallbacks {
+  readonly #s: HttpStream;
+  readonly #i: number;
+  constructor(stream: HttpStream, index: number) {
+    this.#s = stream;
+    this.#i = index;
+  }
+  get info() {
+    return this.#s.info;
+  }
+  get requestHeaders() {
+    return this.#s.requestHeaders;
+  }
+  get responseHeaders() {
+    return this.#s.responseHeaders;
+  }
+  continueRequest(): void {
+    this.#s.continueRequest(this.#i);
+  }
+  continueResponse(): void {
+    // Response stages are in reverse order.
+    this.#s.continueResponse(this.#s.rt.filters.length - 1 - this.#i);
+  }
+  sendLocalReply(reply: LocalReply): void {
+    queueMicrotask(() => this.#s.sendLocalReply(reply));
+  }
+  resetStream(details: string): void {
+    queueMicrotask(() => this.#s.resetStream(details));
+  }
+  route() {
+    return this.#s.route();
+  }
+  clearRouteCache(): void {
+    this.#s.clearRouteCache();
+  }
+  bufferedRequestBody(): Buffer {
+    return this.#s.bufferedRequestBody();
+  }
+  setBufferedRequestBody(data: Buffer): void {
+    this.#s.setBufferedRequestBody(data);
+  }
+  bufferedResponseBody(): Buffer {
+    return this.#s.bufferedResponseBody();
+  }
+  setBufferedResponseBody(data: Buffer): void {
+    this.#s.setBufferedResponseBody(data);
+  }
+}

@@ -1,0 +1,37 @@
+import type { Bootstrap } from '../config/types.ts';
+import type { LogLevel } from '../log.ts';
+import type { BoundListener } from './data-plane.ts';
+
+/** The protocol between the supervisor (main thread) and data-plane workers. */
+export interface WorkerInit {
+  bootstrap: Bootstrap;
+  workerIndex: number;
+  concurrency: number;
+  logLevel: LogLevel;
+  statsSlots: number;
+  /** Listener name → port, pinning port-0 listeners to the port the first worker bound. */
+  ports: Record<string, number> | undefined;
+  /** Modules each worker imports before building filters (extensions registering filters). */
+  preload: string[];
+}
+
+export interface HostInfo {
+  address: string;
+  hostname?: string;
+  weight: number;
+  priority: number;
+}
+export type HostsByCluster = Record<string, HostInfo[]>;
+
+export type MainToWorker =
+  | { type: 'drain'; timeoutMs: number }
+  | { type: 'log-level'; level: LogLevel }
+  | { type: 'healthcheck'; failed: boolean }
+  | { type: 'hosts' };
+
+export type WorkerToMain =
+  | { type: 'stats'; buffer: SharedArrayBuffer }
+  | { type: 'ready'; listeners: BoundListener[]; hosts: HostsByCluster }
+  | { type: 'hosts'; hosts: HostsByCluster }
+  | { type: 'error'; message: string; code?: string }
+  | { type: 'drained'; error?: string };

@@ -1,0 +1,61 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import { createLogger, type LogLevel } from '../log.ts';
+import { StatsStore } from '../stats/store.ts';
+import { DataPlane } from './data-plane.ts';
+import type { Bootstrap } from '../config/types.ts';
+import type { HostsByCluster, MainToWorker, WorkerInit, WorkerToMain } from './messages.ts';
+import '../http/builtin-filters.ts';
+
+/**
+ * A data-plane worker thread: builds its own listeners, clusters and filter chains from the
+ * snapshot it was given, serves requests, and writes stats into its own shared segment.
+ */
+const init = workerData as WorkerInit;
+const port = parentPort;
+if (port === null) throw new Error('runtime/server/worker.ts must run in a worker thread');
+
+const log = createLogger(init.logLevel, { worker: init.workerIndex });
+const stats = new StatsStore(init.statsSlots);
+const send = (m: WorkerToMain) => port.postMessage(m);
+send({ type: 'stats', buffer: stats.buffer });
+
+const plane = new DataPlane({ stats, log, workerIndex: init.workerIndex, concurrency: init.concurrency });
+
+async function main(): Promise<void> {
+  for (const p of init.preload) await import(pathToFileURL(p).href);
+  const listeners = await plane.start(init.bootstrap as Bootstrap, init.ports);
+  send({ type: 'ready', listeners, hosts: hostsOf() });
+}
+
+function hostsOf(): HostsByCluster {
+  const out: HostsByCluster = {};
+  for (const c of plane.clusters?.all() ?? []) {
+    out[c.name] = c.hosts.map((h) => ({ address: h.key, hostname: h.hostname, weight: h.weight, priority: h.priority }));
+  }
+  return out;
+}
+
+port.on('message', (m: MainToWorker) => {
+  switch (m.type) {
+    case 'drain':
+      plane.drain(m.timeoutMs).then(
+        () => send({ type: 'drained' }),
+        (err: Error) => send({ type: 'drained', error: err.message }),
+      );
+      break;
+    case 'log-level':
+      log.level = m.level as LogLevel;
+      break;
+    case 'healthcheck':
+      plane.setHealthFailed(m.failed);
+      break;
+    case 'hosts':
+      send({ type: 'hosts', hosts: hostsOf() });
+      break;
+  }
+});
+
+main().catch((err: Error) => {
+  send({ type: 'error', message: err.message, code: (err as { code?: string }).code });
+});

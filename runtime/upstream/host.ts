@@ -1,0 +1,108 @@
+import { Pool } from 'undici';
+import type { Counter, Gauge } from '../stats/types.ts';
+
+/** Per-host counters, shown by /clusters (`<cluster>::<ip:port>::cx_total::N`). Not Envoy /stats names. */
+export interface HostStats {
+  cx_total: Counter;
+  cx_active: Gauge;
+  cx_connect_fail: Counter;
+  rq_total: Counter;
+  rq_timeout: Counter;
+  rq_success: Counter;
+  rq_error: Counter;
+  rq_active: Gauge;
+}
+
+export const HOST_STAT_NAMES = [
+  'cx_total',
+  'cx_active',
+  'cx_connect_fail',
+  'rq_total',
+  'rq_timeout',
+  'rq_success',
+  'rq_error',
+  'rq_active',
+] as const;
+
+export interface PoolOptions {
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+  maxRequestsPerConnection: number | undefined;
+}
+
+/**
+ * One upstream endpoint: its address, LB weight, live request count (for LEAST_REQUEST) and its
+ * keep-alive connection pool. Pools live as long as the host stays in the cluster.
+ */
+export class Host {
+  readonly address: string;
+  readonly port: number;
+  /** `ip:port`, as Envoy prints hosts. */
+  readonly key: string;
+  readonly hostname: string | undefined;
+  readonly weight: number;
+  readonly priority: number;
+  readonly locality: { region?: string; zone?: string; sub_zone?: string } | undefined;
+  readonly pool: Pool;
+  readonly stats: HostStats;
+  activeRequests = 0;
+
+  constructor(init: {
+    address: string;
+    port: number;
+    hostname?: string;
+    weight: number;
+    priority: number;
+    locality?: { region?: string; zone?: string; sub_zone?: string };
+    pool: PoolOptions;
+    stats: HostStats;
+    onConnect: () => void;
+    onDisconnect: () => void;
+    onConnectFail: (err: Error) => void;
+  }) {
+    this.address = init.address;
+    this.port = init.port;
+    this.key = init.address.includes(':') ? `[${init.address}]:${init.port}` : `${init.address}:${init.port}`;
+    this.hostname = init.hostname;
+    this.weight = init.weight;
+    this.priority = init.priority;
+    this.locality = init.locality;
+    this.stats = init.stats;
+    const p = init.pool;
+    this.pool = new Pool(`http://${this.key}`, {
+      connections: p.maxConnections,
+      pipelining: 1,
+      connectTimeout: p.connectTimeoutMs,
+      // Timeouts are the router's (route timeout, stream idle), not the pool's.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      keepAliveTimeout: Math.min(p.idleTimeoutMs, 4_000),
+      keepAliveMaxTimeout: p.idleTimeoutMs,
+      maxRequestsPerClient: p.maxRequestsPerConnection,
+      maxHeaderSize: 80 * 1024,
+      strictContentLength: true,
+    });
+    this.pool.on('connect', () => {
+      this.stats.cx_total.inc();
+      this.stats.cx_active.inc();
+      init.onConnect();
+    });
+    this.pool.on('disconnect', () => {
+      this.stats.cx_active.dec();
+      init.onDisconnect();
+    });
+    this.pool.on('connectionError', (_origin: unknown, _targets: unknown, err: Error) => {
+      this.stats.cx_connect_fail.inc();
+      init.onConnectFail(err);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.pool.close().catch(() => undefined);
+  }
+
+  destroy(): Promise<void> {
+    return this.pool.destroy().catch(() => undefined);
+  }
+}
