@@ -192,22 +192,23 @@ async function main(): Promise<number> {
     setup: [
       ...describeEnvironment(tools, repoDir),
       ['load', `wrk -t${options.threads} -c${options.connections} --latency, keep-alive; ${options.warmupS} s warm-up + ${options.durationS} s measured per run`],
-      ['rounds', `${options.rounds} interleaved rounds per workload; median reported`],
+      ['rounds', `${options.rounds} interleaved ${options.rounds === 1 ? 'round' : 'rounds'} per workload; median reported`],
       ['pinning', pin.description],
       ['other load', `a run during which other processes used > ${BUSY_THRESHOLD_CORES} cores is repeated up to ${options.busyRetries} times, then flagged`],
       ['upstream', upstream.description],
-      ...targets.map((t): [string, string] => [t.label, running.get(t.name)?.detail ?? 'not running']),
     ],
+    targets: targets.map((t): [string, string] => [t.label, running.get(t.name)?.detail ?? 'did not start']),
   };
   process.stdout.write(renderText(header, summaries));
-  const files = writeReportFiles(repoDir, renderMarkdown(header, summaries), {
+  const files = writeReportFiles(repoDir, workDir, renderMarkdown(header, summaries), {
     generatedAt: new Date().toISOString(),
     options,
     setup: Object.fromEntries(header.setup),
+    targets: targets.map((t) => ({ name: t.name, label: t.label, detail: running.get(t.name)?.detail ?? null })),
     summaries,
     measurements,
   });
-  log(`\nwrote ${files.markdownPath} and ${files.jsonPath}`);
+  log(`\nwrote ${files.markdownPath}, ${files.jsonPath} and the generated configs in ${files.configDir}`);
   return 0;
 }
 

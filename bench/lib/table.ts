@@ -6,6 +6,8 @@ export interface ReportHeader {
   title: string;
   /** `key: value` lines describing the setup. */
   setup: readonly [string, string][];
+  /** Row label and how that target was configured. */
+  targets: readonly [string, string][];
 }
 
 interface Grid {
@@ -67,8 +69,10 @@ export function headlineLines(s: WorkloadSummary): string[] {
 
 export function renderText(header: ReportHeader, summaries: readonly WorkloadSummary[]): string {
   const out: string[] = [header.title, ''];
-  const keyWidth = Math.max(...header.setup.map(([k]) => k.length));
+  const keyWidth = Math.max(...[...header.setup, ...header.targets].map(([k]) => k.length));
   for (const [k, v] of header.setup) out.push(`${k.padEnd(keyWidth)}  ${v}`);
+  out.push('', 'targets:');
+  for (const [k, v] of header.targets) out.push(`  ${k.padEnd(keyWidth)}  ${v}`);
   for (const s of summaries) {
     const g = grid(s);
     out.push('', `== ${s.workload.label} (${s.workload.name}) ==`);
@@ -98,6 +102,8 @@ function failureAware(row: string[], i: number): string {
 export function renderMarkdown(header: ReportHeader, summaries: readonly WorkloadSummary[]): string {
   const out: string[] = [`# ${header.title}`, ''];
   for (const [k, v] of header.setup) out.push(`- **${k}**: ${v}`);
+  out.push('', 'Targets:', '');
+  for (const [k, v] of header.targets) out.push(`- **${k}**: ${v}`);
   for (const s of summaries) {
     const g = grid(s);
     out.push('', `## ${s.workload.label} (\`${s.workload.name}\`)`, '');

@@ -45,7 +45,11 @@ export async function runWrk(children: ChildProcesses, run: WrkRun): Promise<Wrk
     timeoutMs: run.durationS * 1000 + HANG_MARGIN_MS,
   });
   if (r.timedOut) throw new Error(`wrk did not finish within ${run.durationS} s + ${HANG_MARGIN_MS / 1000} s and was killed`);
-  if (r.code !== 0) throw new Error(`wrk exited with ${r.error?.message ?? `code ${r.code}`}: ${(r.stderr || r.stdout).trim()}`);
+  if (r.code !== 0) {
+    const how = r.error ? `an error: ${r.error.message}` : r.signal ? `signal ${r.signal}` : `code ${r.code}`;
+    const said = (r.stderr || r.stdout).trim();
+    throw new Error(`wrk exited with ${how}${said ? `: ${said}` : ''}`);
+  }
   return parseWrkOutput(r.stdout);
 }
 

@@ -51,7 +51,9 @@ export function sluiceTarget(o: SluiceTargetOptions): Target {
       }
       return {
         port,
-        detail: `--concurrency ${o.concurrency}, ${configPath}`,
+        detail:
+          `sluice run --concurrency ${o.concurrency}; one listener, ` +
+          `${(o.httpFilters?.length ?? 0) === 0 ? 'router only' : `${o.httpFilters?.length} filter(s) + router`}, STATIC cluster`,
         exitReason: () => (proc.exitStatus ? proc.describeExit() : undefined),
       stop: () => env.children.stop(proc),
       };
