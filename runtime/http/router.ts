@@ -4,6 +4,7 @@ import { HeaderMap } from './header-map.ts';
 import type { ChainSink } from './filter-chain.ts';
 import type { HttpStream } from './http-stream.ts';
 import { ResponseFlag } from './response-flags.ts';
+import { noteBodyBytes } from './body-gc.ts';
 import type { Cluster } from '../upstream/cluster.ts';
 import type { Host } from '../upstream/host.ts';
 import type { WeightedCluster } from '../router/route-table.ts';
@@ -226,12 +227,14 @@ export class Router implements ChainSink {
       },
       onBodySent: (chunk: Buffer | string) => {
         if (!this.#s.bodyThroughChain) this.#s.countRequestBytes(chunk.length);
+        noteBodyBytes(chunk.length);
       },
       onRequestSent: () => {
         this.#s.info.lastUpstreamTxMs = performance.now() - this.#s.info.startMonotonic;
       },
       onResponseStart: (controller, statusCode, headers) => this.#onResponseStart(controller, statusCode, headers),
       onResponseData: (controller, chunk) => {
+        noteBodyBytes(chunk.length);
         if (this.#finished) return;
         if (!this.#s.encodeData(chunk, false)) controller.pause();
       },
@@ -325,7 +328,8 @@ export class Router implements ChainSink {
     const resetReason = reason;
     if (this.#responseStarted) {
       s.info.responseFlags |= flag;
-      s.resetStream(`upstream_reset_after_response_started{${resetReason.replaceAll(' ', '_')}}`);
+      s.info.responseCodeDetails = `upstream_reset_after_response_started{${resetReason.replaceAll(' ', '_')}}`;
+      s.resetStream(s.info.responseCodeDetails);
       return;
     }
     cluster.stats.responseCode(503);
@@ -352,6 +356,7 @@ export class Router implements ChainSink {
     this.#release();
     controller?.abort(new Error('upstream request timeout'));
     if (this.#responseStarted) {
+      s.info.responseCodeDetails = 'upstream_response_timeout';
       s.resetStream('upstream_response_timeout');
       return;
     }

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { setFlagsFromString } from 'node:v8';
 import { availableParallelism, hostname } from 'node:os';
 import { once } from 'node:events';
 import type { ConfigSnapshot } from '../config/types.ts';
@@ -73,6 +74,8 @@ export class Sluice {
   }
 
   static async start(opts: SluiceOptions): Promise<Sluice> {
+    // Workers created from now on get `gc`, used to bound body-buffer memory (http/body-gc.ts).
+    setFlagsFromString('--expose-gc');
     const s = new Sluice(opts);
     try {
       await s.#start();

@@ -37,7 +37,10 @@ test('validate exits 1 with one line per problem, each with its YAML path and li
   assert.equal(r.status, 1);
   const lines = r.stderr.trim().split('\n');
   const lbLine = text.split('\n').findIndex((l) => l.includes('lb_policy: ROUND')) + 1;
-  assert.ok(lines.includes(`static_resources.clusters[0].lb_policy: unknown value "ROUND" (line ${lbLine})`), r.stderr);
+  assert.ok(
+    lines.some((l) => l.startsWith('static_resources.clusters[0].lb_policy: unknown value "ROUND"') && l.endsWith(`(line ${lbLine})`)),
+    r.stderr,
+  );
   assert.ok(lines.some((l) => /bogus_field: unknown field "bogus_field" \(line \d+\)$/.test(l)), r.stderr);
   assert.equal(lines.length, 2, r.stderr);
 });
@@ -48,7 +51,7 @@ test('run refuses an invalid file with the same messages', (t) => {
   writeFileSync(file, proxyYaml({ clusters: [{ name: 'backend', ports: [8080] }] }).replace('lb_policy: ROUND_ROBIN', 'lb_policy: ROUND'));
   const r = spawnSync(process.execPath, [CLI, 'run', '-c', file], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /static_resources\.clusters\[0\]\.lb_policy: unknown value "ROUND" \(line \d+\)/);
+  assert.match(r.stderr, /^static_resources\.clusters\[0\]\.lb_policy: unknown value "ROUND".* \(line \d+\)$/m);
 });
 
 test('run serves until SIGTERM, then drains: in-flight requests finish with connection: close, exit 0', async (t) => {

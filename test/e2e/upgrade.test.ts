@@ -15,6 +15,8 @@ async function wsUpstream(t: Parameters<typeof startUpstream>[0]) {
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
     if (head.length) socket.write(head);
     socket.on('data', (d) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
+    // Upgraded sockets are half-open capable: close ours when the proxy closes its side.
+    socket.on('end', () => socket.end());
   });
   return up;
 }
