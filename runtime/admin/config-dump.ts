@@ -1,4 +1,4 @@
-import { compileRe2 } from '../stats/re2.ts';
+import { compileRe2FullMatch } from '../re2.ts';
 
 /**
  * `/config_dump` query handling over the Envoy-shaped dump the supervisor builds
@@ -102,7 +102,7 @@ export function filterConfigDump(dump: Record<string, unknown>, query: URLSearch
   const mask = maskParam?.split(',').map((p) => p.trim().split('.')).filter((p) => p[0] !== '');
   let nameRe: RegExp | undefined;
   if (nameRegexParam !== undefined) {
-    nameRe = compileRe2(nameRegexParam, { fullMatch: true });
+    nameRe = compileRe2FullMatch(nameRegexParam);
     if (nameRe === undefined) return { ok: false, status: 400, error: `Invalid re2 regex: ${nameRegexParam}` };
   }
   const keep = (el: unknown): boolean => {

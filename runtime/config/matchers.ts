@@ -9,7 +9,7 @@ import type {
   RuntimeFractionalPercent,
   StringMatcher,
 } from './types.ts';
-import { compileRe2 } from '../router/re2.ts';
+import { compileRe2 } from '../re2.ts';
 import { bool, enumOf, int, message, refine, str, struct, uint32 } from './schema.ts';
 import type { Parser } from './schema.ts';
 

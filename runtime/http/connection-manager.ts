@@ -228,10 +228,8 @@ export class ConnectionManager {
       stream.reject({ status: admitted.status, details: admitted.details, flags: admitted.flags, body: http.STATUS_CODES[admitted.status] });
       return;
     }
-    const te = req.headers['transfer-encoding'];
-    const cl = req.headers['content-length'];
-    const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
-    stream.start(hasBody);
+    const cl = headers.get('content-length');
+    stream.start(headers.has('transfer-encoding') || (cl !== undefined && cl !== '0'));
   };
 
   #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {

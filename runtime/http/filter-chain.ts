@@ -93,23 +93,43 @@ export class ChainDirection {
   headers(headers: HeaderMap, endStream: boolean): void {
     this.#headers = headers;
     this.#endSeen = endStream;
-    this.#run(() => {
+    if (this.#stages.length === 0) {
+      this.#done = endStream;
+      this.#sink.headers(headers, endStream);
+      return;
+    }
+    this.#iterating = true;
+    try {
       if (this.#pushHeaders(0, endStream) && endStream) this.#done = true;
-    });
+    } finally {
+      this.#iterating = false;
+    }
   }
 
   /** Returns false when the source should pause until `onResume`. */
   data(data: Buffer, endStream: boolean): boolean {
     if (endStream) this.#endSeen = true;
-    this.#run(() => {
+    if (this.#stages.length === 0) {
+      this.#toSinkData(data, endStream);
+      return !this.#paused;
+    }
+    this.#iterating = true;
+    try {
       this.#pushData(0, { data }, endStream);
-    });
+    } finally {
+      this.#iterating = false;
+    }
     return !this.#paused;
   }
 
   trailers(trailers: HeaderMap): void {
     this.#endSeen = true;
-    this.#run(() => this.#pushTrailers(0, trailers));
+    this.#iterating = true;
+    try {
+      this.#pushTrailers(0, trailers);
+    } finally {
+      this.#iterating = false;
+    }
   }
 
   /** Resumes iteration at the stage that stopped. No-op unless stage `index` is stopped. */
@@ -118,13 +138,9 @@ export class ChainDirection {
       queueMicrotask(() => this.resume(index));
       return;
     }
-    this.#run(() => this.#resume(index));
-  }
-
-  #run(fn: () => unknown): void {
     this.#iterating = true;
     try {
-      fn();
+      this.#resume(index);
     } finally {
       this.#iterating = false;
     }

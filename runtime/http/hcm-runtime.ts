@@ -6,6 +6,7 @@ import type { HttpFilterFactory } from './filter.ts';
 import type { AccessLogger } from '../accesslog/logger.ts';
 import type { Logger } from '../log.ts';
 import * as defaults from '../config/defaults.ts';
+import { IdleSweeper } from './idle-sweeper.ts';
 
 /** `http.<stat_prefix>.*` (and the per-listener copies Envoy keeps). */
 export interface HcmStats {
@@ -102,6 +103,8 @@ export interface HcmRuntime {
   readonly generateRequestId: boolean;
   readonly bufferLimit: number;
   readonly streamIdleTimeoutMs: number;
+  /** Undefined when stream_idle_timeout is 0 (disabled). */
+  readonly idleSweeper: IdleSweeper | undefined;
   readonly requestTimeoutMs: number;
   readonly upgradeTypes: readonly string[];
   readonly maxHeadersCount: number;
@@ -112,7 +115,9 @@ export interface HcmRuntime {
 }
 
 export function runtimeLimits(config: HttpConnectionManager, listenerBufferLimit: number | undefined) {
+  const idle = config.stream_idle_timeout ?? defaults.DEFAULT_STREAM_IDLE_TIMEOUT_MS;
   return {
+    idleSweeper: idle > 0 ? new IdleSweeper(idle) : undefined,
     serverName: config.server_name ?? defaults.DEFAULT_SERVER_NAME,
     generateRequestId: config.generate_request_id ?? true,
     bufferLimit: listenerBufferLimit ?? defaults.DEFAULT_PER_CONNECTION_BUFFER_LIMIT_BYTES,

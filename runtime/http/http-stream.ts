@@ -35,9 +35,9 @@ export class HttpStream {
   /** The stream is over (completed or reset); late events are ignored. */
   #ended = false;
   #localReplyStarted = false;
-  #idleTimer: NodeJS.Timeout | undefined;
   #requestTimer: NodeJS.Timeout | undefined;
-  #lastActivity = 0;
+  /** For the stream idle timeout (see IdleSweeper). */
+  lastActivity: number;
   readonly #readsBody: boolean;
 
   constructor(rt: HcmRuntime, req: IncomingMessage, res: ServerResponse, info: StreamInfo, headers: HeaderMap) {
@@ -47,6 +47,7 @@ export class HttpStream {
     this.info = info;
     this.requestHeaders = headers;
     info.requestHeaders = headers;
+    this.lastActivity = info.startMonotonic;
 
     this.#filters = [];
     for (let i = 0; i < rt.filters.length; i++) {
@@ -69,16 +70,23 @@ export class HttpStream {
   start(hasBody: boolean): void {
     const rt = this.rt;
     this.#attach();
-    if (rt.streamIdleTimeoutMs > 0) this.#armIdle();
-    if (rt.requestTimeoutMs > 0 && hasBody) {
+    rt.idleSweeper?.add(this);
+    if (!hasBody) {
+      // Nothing more will arrive: the request is complete with its headers.
+      this.info.lastDownstreamRxMs = 0;
+      this.#request.headers(this.requestHeaders, true);
+      if (!this.#ended) this.#router.onDownstreamRequestComplete();
+      return;
+    }
+    if (rt.requestTimeoutMs > 0) {
       this.#requestTimer = setTimeout(() => this.#onRequestTimeout(), rt.requestTimeoutMs);
     }
     this.req.once('end', this.#onReqEnd);
-    if (hasBody && this.#readsBody) {
+    if (this.#readsBody) {
       this.req.on('data', this.#onReqData);
       this.#request.onResume = () => this.req.resume();
     }
-    this.#request.headers(this.requestHeaders, !hasBody);
+    this.#request.headers(this.requestHeaders, false);
   }
 
   /** Answers without running the request chain (the request failed admission: 400, 431). */
@@ -250,25 +258,12 @@ export class HttpStream {
 
   /** Marks activity for the stream idle timeout. */
   touch(): void {
-    this.#lastActivity = performance.now();
+    this.lastActivity = performance.now();
   }
 
-  #armIdle(): void {
-    this.#lastActivity = performance.now();
-    const ms = this.rt.streamIdleTimeoutMs;
-    const check = () => {
-      if (this.#ended) return;
-      const idle = performance.now() - this.#lastActivity;
-      if (idle >= ms - 1) {
-        this.#onIdleTimeout();
-        return;
-      }
-      this.#idleTimer = setTimeout(check, ms - idle);
-    };
-    this.#idleTimer = setTimeout(check, ms);
-  }
-
-  #onIdleTimeout(): void {
+  /** Called by the IdleSweeper: no byte moved for `stream_idle_timeout`. */
+  onIdleTimeout(): void {
+    if (this.#ended) return;
     this.rt.stats.downstream_rq_idle_timeout.inc();
     if (this.res.headersSent) {
       this.info.responseFlags |= ResponseFlag.StreamIdleTimeout;
@@ -380,7 +375,7 @@ export class HttpStream {
     this.#ended = true;
     const info = this.info;
     info.lastDownstreamTxMs = performance.now() - info.startMonotonic;
-    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.rt.idleSweeper?.delete(this);
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
     this.req.off('data', this.#onReqData);
     const st = this.rt.stats;

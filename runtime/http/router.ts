@@ -184,7 +184,7 @@ export class Router implements ChainSink {
       flat.push(k, v);
     });
     if (authority !== undefined) flat.push('host', authority);
-    const len = s.req.headers['content-length'];
+    const len = headers.get('content-length');
     let body: Dispatcher.DispatchOptions['body'] = null;
     if (!endStream) {
       if (s.bodyThroughChain) {
@@ -192,8 +192,9 @@ export class Router implements ChainSink {
         body = this.#body;
       } else {
         body = s.req;
-        if (len !== undefined) flat.push('content-length', len);
       }
+      // Filters that change the body own content-length (as in Envoy); otherwise it is the client's.
+      if (len !== undefined) flat.push('content-length', len);
     }
 
     cluster.activeRequests++;
@@ -215,32 +216,42 @@ export class Router implements ChainSink {
         body,
         reset: false,
       } as Dispatcher.DispatchOptions,
-      this.#handler(),
+      this as unknown as Dispatcher.DispatchHandler,
     );
   }
 
-  #handler(): Dispatcher.DispatchHandler {
-    return {
-      onRequestStart: (controller) => {
-        this.#controller = controller;
-        if (this.#finished) controller.abort(new Error('stream ended'));
-      },
-      onBodySent: (chunk: Buffer | string) => {
-        if (!this.#s.bodyThroughChain) this.#s.countRequestBytes(chunk.length);
-        noteBodyBytes(chunk.length);
-      },
-      onRequestSent: () => {
-        this.#s.info.lastUpstreamTxMs = performance.now() - this.#s.info.startMonotonic;
-      },
-      onResponseStart: (controller, statusCode, headers) => this.#onResponseStart(controller, statusCode, headers),
-      onResponseData: (controller, chunk) => {
-        noteBodyBytes(chunk.length);
-        if (this.#finished) return;
-        if (!this.#s.encodeData(chunk, false)) controller.pause();
-      },
-      onResponseEnd: (_controller, trailers) => this.#onResponseEnd(trailers),
-      onResponseError: (_controller, err) => this.#onError(err),
-    } as Dispatcher.DispatchHandler;
+  // ---- undici dispatch handler (the router is its own handler: no per-request closures) ----
+
+  onRequestStart(controller: Controller): void {
+    this.#controller = controller;
+    if (this.#finished) controller.abort(new Error('stream ended'));
+  }
+
+  onBodySent(chunk: Buffer | string): void {
+    if (!this.#s.bodyThroughChain) this.#s.countRequestBytes(chunk.length);
+    noteBodyBytes(chunk.length);
+  }
+
+  onRequestSent(): void {
+    this.#s.info.lastUpstreamTxMs = performance.now() - this.#s.info.startMonotonic;
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.#onResponseStart(controller, statusCode, headers);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    noteBodyBytes(chunk.length);
+    if (this.#finished) return;
+    if (!this.#s.encodeData(chunk, false)) controller.pause();
+  }
+
+  onResponseEnd(_controller: Controller, trailers: Record<string, string | string[] | undefined> | null): void {
+    this.#onResponseEnd(trailers);
+  }
+
+  onResponseError(_controller: Controller, err: Error & { code?: string }): void {
+    this.#onError(err);
   }
 
   #onResponseStart(_controller: Controller, statusCode: number, raw: Record<string, string | string[] | undefined>): void {

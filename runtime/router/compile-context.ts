@@ -1,6 +1,6 @@
 import type { ConfigProblem } from '../errors.ts';
 import type { StreamInfo } from '../http/stream-info.ts';
-import { Re2SyntaxError } from './re2.ts';
+import { Re2SyntaxError } from '../re2.ts';
 
 /** Turns a header-value template into a per-stream evaluator; see `RouteTableOptions.compileValue`. */
 export type ValueCompiler = (template: string) => ((info: StreamInfo) => string) | undefined;

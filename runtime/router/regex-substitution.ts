@@ -1,5 +1,5 @@
 import type { RegexMatchAndSubstitute } from '../config/types.ts';
-import { compileRe2, Re2SyntaxError, type Re2Program } from './re2.ts';
+import { compileRe2, Re2SyntaxError, type Re2Program } from '../re2.ts';
 
 /**
  * Envoy's `RegexMatchAndSubstitute`: replace **every** match of an RE2 pattern (RE2::GlobalReplace).

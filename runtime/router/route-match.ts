@@ -5,7 +5,7 @@ import { asciiLower } from './ascii.ts';
 import type { CompileContext } from './compile-context.ts';
 import { CompiledHeaderMatcher, matchAllHeaders } from './header-matcher.ts';
 import { CompiledQueryMatcher, matchAllQuery } from './query-matcher.ts';
-import { compileRe2 } from './re2.ts';
+import { compileRe2 } from '../re2.ts';
 
 export const PathKind = {
   Prefix: 0,

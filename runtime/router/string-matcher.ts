@@ -1,7 +1,7 @@
 import type { StringMatcher } from '../config/types.ts';
 import { asciiLower } from './ascii.ts';
 import type { CompileContext } from './compile-context.ts';
-import { compileRe2 } from './re2.ts';
+import { compileRe2 } from '../re2.ts';
 
 /** A compiled Envoy `StringMatcher`: exact / prefix / suffix / contains / safe_regex. */
 export interface CompiledStringMatcher {

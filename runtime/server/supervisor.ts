@@ -41,6 +41,18 @@ interface WorkerHandle {
 
 const STATS_SLOTS = 16384;
 
+/** Envoy's /logging level names → pino's. */
+const ENVOY_TO_PINO_LEVEL: Record<string, LogLevel> = {
+  trace: 'trace',
+  debug: 'debug',
+  info: 'info',
+  warning: 'warn',
+  warn: 'warn',
+  error: 'error',
+  critical: 'fatal',
+  off: 'silent',
+};
+
 /**
  * The main thread: validates nothing itself (it is given a snapshot), starts the data-plane
  * workers, serves admin, reads stats from the workers' shared segments, and drains on stop.
@@ -63,6 +75,7 @@ export class Sluice {
   #logLevel: LogLevel;
   #stopping: Promise<void> | undefined;
   #healthFailed = false;
+  #flushTimer: NodeJS.Timeout | undefined;
 
   private constructor(opts: SluiceOptions) {
     this.#opts = opts;
@@ -113,6 +126,9 @@ export class Sluice {
     }
     this.#state = 'LIVE';
     m.gauge('server.live').set(1);
+    // Histogram "interval" values in /stats cover the last flush period, as Envoy's do.
+    this.#flushTimer = setInterval(() => this.#reader.latchIntervals(), boot.stats_flush_interval ?? defaults.DEFAULT_STATS_FLUSH_INTERVAL_MS);
+    this.#flushTimer.unref();
     m.gauge('server.state').set(0);
     this.log.info(
       { listeners: this.listeners.map((l) => `${l.name}=${l.address}:${l.port}`), admin: this.admin, concurrency: this.concurrency },
@@ -176,6 +192,7 @@ export class Sluice {
 
   async #stop(): Promise<void> {
     this.#state = 'DRAINING';
+    if (this.#flushTimer) clearInterval(this.#flushTimer);
     this.#mainStats.gauge('server.live').set(0);
     const timeout = this.#opts.drainTimeoutMs ?? defaults.DEFAULT_DRAIN_TIMEOUT_MS;
     const drained = this.#workers.map(async (w) => {
@@ -186,10 +203,11 @@ export class Sluice {
         w.worker.once('exit', () => resolve());
       });
       w.worker.postMessage({ type: 'drain', timeoutMs: timeout } satisfies MainToWorker);
-      const t = setTimeout(() => undefined, timeout + 2000);
-      await Promise.race([done, once(w.worker, 'exit'), new Promise((r) => setTimeout(r, timeout + 2000).unref())]);
-      clearTimeout(t);
-      for (const id of [`worker-${w.index}`]) this.#reader.detach(id);
+      // A worker that does not report back in time is terminated anyway.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, timeout + 2000)))]);
+      clearTimeout(timer);
+      this.#reader.detach(`worker-${w.index}`);
       await w.worker.terminate();
     });
     await Promise.all(drained);
@@ -240,8 +258,8 @@ export class Sluice {
         levels: { sluice: this.#logLevel },
         set: (logger: string | undefined, level: string) => {
           if (logger !== undefined && logger !== 'sluice' && logger !== 'admin' && logger !== 'all') return false;
-          if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent', 'critical', 'off'].includes(level)) return false;
-          const pinoLevel = (level === 'critical' ? 'fatal' : level === 'off' ? 'silent' : level) as LogLevel;
+          const pinoLevel = ENVOY_TO_PINO_LEVEL[level];
+          if (pinoLevel === undefined) return false;
           this.#logLevel = pinoLevel;
           this.log.level = pinoLevel;
           this.#broadcast({ type: 'log-level', level: pinoLevel });

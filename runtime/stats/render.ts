@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { HISTOGRAM_BOUNDS } from './layout.ts';
-import { compileRe2 } from './re2.ts';
+import { compileRe2Search } from '../re2.ts';
 import {
   computeQuantiles,
   cumulativeBuckets,
@@ -56,7 +56,7 @@ export function parseStatsParams(query: URLSearchParams): StatsParamsResult {
   };
   const filter = query.get('filter');
   if (filter !== null && filter !== '') {
-    params.filter = compileRe2(filter);
+    params.filter = compileRe2Search(filter);
     if (params.filter === undefined) return { ok: false, error: 'Invalid re2 regex' };
   }
   const type = query.get('type');

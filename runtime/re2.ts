@@ -307,3 +307,24 @@ function charClass(p: string, i: number): [string, number] {
     j++;
   }
 }
+
+/**
+ * For admin filters (`/stats?filter=`): an unanchored search regex, or undefined when the
+ * pattern is not valid RE2 (the admin answers 400 `Invalid re2 regex`).
+ */
+export function compileRe2Search(pattern: string): RegExp | undefined {
+  try {
+    return new RegExp(translateRe2(pattern), 'u');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Full-string match regex, or undefined when the pattern is not valid RE2. */
+export function compileRe2FullMatch(pattern: string): RegExp | undefined {
+  try {
+    return compileRe2(pattern).full;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileRe2, Re2SyntaxError } from '../../runtime/router/re2.ts';
-import { RegexSubstitution } from '../../runtime/router/regex-substitution.ts';
+import { compileRe2, Re2SyntaxError } from '../runtime/re2.ts';
+import { RegexSubstitution } from '../runtime/router/regex-substitution.ts';
 
 describe('RE2 translation', () => {
   const fullMatch: Array<[pattern: string, input: string, expected: boolean]> = [
