@@ -117,3 +117,16 @@ test('STRICT_DNS resolves hostnames into hosts', async (t) => {
   const clusters = await (await request(p.admin('/clusters'))).body.text();
   assert.match(clusters, new RegExp(`^pool::(127\\.0\\.0\\.1|\\[::1\\]):${ports[0]}::hostname::localhost$`, 'm'));
 });
+
+test('LOGICAL_DNS uses the first address of its one hostname', async (t) => {
+  const ports = await backends(t, 1);
+  const p = await startProxy(t, yaml('ROUND_ROBIN', [{ port: ports[0], address: 'localhost' }], 'LOGICAL_DNS'));
+  for (let i = 0; i < 3; i++) {
+    const res = await request(p.url('/'));
+    assert.equal(res.statusCode, 200);
+    await res.body.dump();
+  }
+  const clusters = await (await request(p.admin('/clusters'))).body.text();
+  const hosts = clusters.split('\n').filter((l) => l.endsWith('::hostname::localhost'));
+  assert.equal(hosts.length, 1, clusters);
+});
