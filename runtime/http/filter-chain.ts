@@ -47,7 +47,7 @@ export class ChainDirection {
   readonly #onOverflow: () => void;
   onResume: (() => void) | undefined;
 
-  #state: Uint8Array;
+  #state: number[];
   #headers: HeaderMap | undefined;
   #buffer: Buffer[] = [];
   #buffered = 0;
@@ -67,7 +67,7 @@ export class ChainDirection {
     this.#sink = sink;
     this.#limit = limit;
     this.#onOverflow = onOverflow;
-    this.#state = new Uint8Array(stages.length);
+    this.#state = stages.length === 0 ? NO_STATE : new Array<number>(stages.length).fill(UNREACHED);
   }
 
   get done(): boolean {
@@ -297,3 +297,4 @@ export class ChainDirection {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_STATE: number[] = [];

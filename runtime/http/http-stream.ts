@@ -97,7 +97,6 @@ export class HttpStream {
 
   #attach(): void {
     this.res.on('close', this.#onResClose);
-    this.res.on('drain', this.#onResDrain);
   }
 
   // ---- route ----
@@ -349,7 +348,9 @@ export class HttpStream {
       return true;
     }
     if (data.length === 0) return true;
-    return this.res.write(data);
+    if (this.res.write(data)) return true;
+    this.res.once('drain', this.#onResDrain);
+    return false;
   }
 
   #onResDrain = (): void => {

@@ -30,6 +30,8 @@ interface Entry {
   kind: StatKind;
   slot: number;
   name: string;
+  /** A gauge matching REPLICATED_GAUGE (decided once, when the entry is read). */
+  replicated: boolean;
 }
 
 const NBUCKETS = HISTOGRAM_BOUNDS.length + 1;
@@ -76,7 +78,8 @@ class Segment {
       const off = t[e + 2];
       // slice() copies out of shared memory; TextDecoder is not required to accept shared views.
       const name = this.#decoder.decode(this.names.slice(off, off + t[e + 3]));
-      this.entries.push({ kind: t[e] as StatKind, slot: t[e + 1], name });
+      const kind = t[e] as StatKind;
+      this.entries.push({ kind, slot: t[e + 1], name, replicated: kind === StatKind.Gauge && REPLICATED_GAUGE.test(name) });
     }
   }
 
@@ -90,6 +93,20 @@ class Segment {
 
 function addTo(map: Map<string, number>, name: string, n: number): void {
   map.set(name, (map.get(name) ?? 0) + n);
+}
+
+/**
+ * Gauges that describe shared state rather than per-thread activity: every worker computes the
+ * same cluster membership, so summing their copies would multiply it by the concurrency. Envoy
+ * keeps one copy per cluster; the reader reports one (the largest, should workers briefly differ
+ * during an update).
+ */
+export const REPLICATED_GAUGE =
+  /^cluster\..+\.(?:membership_(?:total|healthy|degraded|excluded)|max_host_weight|version|warming_state)$/;
+
+function maxTo(map: Map<string, number>, name: string, n: number): void {
+  const v = map.get(name);
+  map.set(name, v === undefined || n > v ? n : v);
 }
 
 function addHistTo(map: Map<string, HistogramData>, name: string, data: HistogramData): void {
@@ -126,7 +143,8 @@ function subtractHistogram(now: HistogramData, then: HistogramData | undefined):
 
 /**
  * The main thread's view of every thread's stats segment. Attach each worker's
- * `StatsStore.buffer` (and the main thread's own store) under an id; `snapshot()` sums by name.
+ * `StatsStore.buffer` (and the main thread's own store) under an id; `snapshot()` sums by name,
+ * except the replicated gauges (`REPLICATED_GAUGE`), of which it reports one copy.
  *
  * Lifecycle contract:
  * - `attach(id, buffer)` when a worker reports its segment; attaching an id again replaces it
@@ -212,7 +230,8 @@ export class StatsReader {
             addTo(counters, e.name, v[e.slot]);
             break;
           case StatKind.Gauge:
-            addTo(gauges, e.name, v[e.slot]);
+            if (e.replicated) maxTo(gauges, e.name, v[e.slot]);
+            else addTo(gauges, e.name, v[e.slot]);
             break;
           case StatKind.Histogram:
             addHistTo(hist, e.name, seg.histogram(e.slot));
