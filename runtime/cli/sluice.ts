@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { loadConfigFile } from '../config/load.ts';
 import { ConfigError, SluiceError, formatProblem } from '../errors.ts';
 import { Sluice } from '../server/supervisor.ts';
+import { validateSnapshot } from '../server/validate.ts';
 import { isLogLevel, LOG_LEVELS } from '../log.ts';
 import { SLUICE_VERSION } from '../version.ts';
 
@@ -34,7 +35,9 @@ function fail(message: string, code = 1): never {
 function loadOrExit(path: string | undefined) {
   if (path === undefined) fail(`missing -c FILE\n\n${USAGE}`, 2);
   try {
-    return loadConfigFile(resolve(path));
+    const snapshot = loadConfigFile(resolve(path));
+    validateSnapshot(snapshot);
+    return snapshot;
   } catch (err) {
     if (err instanceof ConfigError) fail(err.problems.map(formatProblem).join('\n'));
     if (err instanceof SluiceError) fail(`${err.code}: ${err.message}`);

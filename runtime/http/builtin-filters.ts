@@ -25,6 +25,8 @@ class BufferFilter implements HttpFilter {
 
   onRequestHeaders(headers: HeaderMap, endStream: boolean) {
     if (endStream) return HeadersStatus.Continue;
+    // Like Envoy's buffer filter: the stream may buffer up to max_request_bytes (plus one chunk).
+    this.#cb.setRequestBufferLimit(this.#max + 64 * 1024);
     this.#headers = headers;
     return HeadersStatus.StopIteration;
   }

@@ -72,6 +72,9 @@ export class ConnectionManager {
       noDelay: true,
       maxHeadersCount: 0,
     } as http.ServerOptions);
+    const maxRequests = cfg.common_http_protocol_options?.max_requests_per_connection;
+    // Node closes the connection (with `connection: close`) after this many requests.
+    if (maxRequests !== undefined && maxRequests > 0) this.server.maxRequestsPerSocket = maxRequests;
     this.server.on('connection', this.#onConnection);
     this.server.on('request', this.#onRequest);
     this.server.on('upgrade', this.#onUpgrade);
@@ -180,10 +183,19 @@ export class ConnectionManager {
     }
     const kv: string[] = [':method', req.method ?? 'GET', ':scheme', 'http', ':path', '', ':authority', ''];
     let authority: string | undefined;
+    const underscores = rt.config.common_http_protocol_options?.headers_with_underscores_action ?? 'ALLOW';
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i].toLowerCase();
       if (name === 'host') {
         authority ??= raw[i + 1];
+        continue;
+      }
+      if (underscores !== 'ALLOW' && name.includes('_')) {
+        if (underscores === 'REJECT_REQUEST') {
+          rt.stats.requests_rejected_with_underscores_in_headers.inc();
+          return { status: 400, details: 'http1.unexpected_underscore' };
+        }
+        rt.stats.dropped_headers_with_underscores.inc();
         continue;
       }
       kv.push(name, raw[i + 1]);
@@ -259,16 +271,19 @@ export class ConnectionManager {
     }
     let status = 400;
     let details = 'http1.codec_error';
+    let flags: number = ResponseFlag.DownstreamProtocolError;
     if (code === 'HPE_HEADER_OVERFLOW') {
       status = 431;
       details = 'http1.headers_too_large';
     } else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       status = 408;
       details = 'request_header_timeout';
+      flags = 0; // a timeout, not a protocol error
     } else if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW' || code === 'HPE_INVALID_CONTENT_LENGTH' || code === 'HPE_UNEXPECTED_CONTENT_LENGTH') {
       details = 'http1.invalid_content_length';
     }
-    rt.stats.downstream_cx_protocol_error.inc();
+    if (flags !== 0) rt.stats.downstream_cx_protocol_error.inc();
+    else rt.stats.downstream_rq_timeout.inc();
     rt.stats.downstream_rq_total.inc();
     const cls = (status / 100) | 0;
     rt.stats.downstream_rq_xx[cls].inc();
@@ -283,7 +298,7 @@ export class ConnectionManager {
     });
     info.responseCode = status;
     info.responseCodeDetails = details;
-    info.responseFlags = ResponseFlag.DownstreamProtocolError;
+    info.responseFlags = flags;
     info.lastDownstreamTxMs = 0;
     rt.accessLog?.log(info);
   };

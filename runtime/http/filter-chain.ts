@@ -43,7 +43,7 @@ const STOP_TRAILERS = 5;
 export class ChainDirection {
   readonly #stages: readonly ChainStage[];
   readonly #sink: ChainSink;
-  readonly #limit: number;
+  #limit: number;
   readonly #onOverflow: () => void;
   onResume: (() => void) | undefined;
 
@@ -68,6 +68,11 @@ export class ChainDirection {
     this.#limit = limit;
     this.#onOverflow = onOverflow;
     this.#state = stages.length === 0 ? NO_STATE : new Array<number>(stages.length).fill(UNREACHED);
+  }
+
+  /** Raises (or lowers) how much this direction may buffer (Envoy's setDecoderBufferLimit). */
+  setLimit(bytes: number): void {
+    this.#limit = bytes;
   }
 
   get done(): boolean {

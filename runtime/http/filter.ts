@@ -94,6 +94,8 @@ export interface FilterCallbacks {
   bufferedRequestBody(): Buffer;
   /** Replaces the buffered request body (content-length is the filter's business, as in Envoy). */
   setBufferedRequestBody(data: Buffer): void;
+  /** Changes how many request body bytes the chain may buffer for this stream (default: the listener's per_connection_buffer_limit_bytes). */
+  setRequestBufferLimit(bytes: number): void;
   bufferedResponseBody(): Buffer;
   setBufferedResponseBody(data: Buffer): void;
 }

@@ -17,7 +17,6 @@ export interface HcmStats {
   downstream_cx_destroy: Counter;
   downstream_cx_protocol_error: Counter;
   downstream_cx_drain_close: Counter;
-  downstream_cx_idle_timeout: Counter;
   downstream_cx_upgrades_total: Counter;
   downstream_cx_upgrades_active: Gauge;
   downstream_rq_total: Counter;
@@ -38,6 +37,8 @@ export interface HcmStats {
   rq_redirect: Counter;
   rq_direct_response: Counter;
   rs_too_large: Counter;
+  dropped_headers_with_underscores: Counter;
+  requests_rejected_with_underscores_in_headers: Counter;
   /** `listener.<addr>.http.<prefix>.downstream_rq_<N>xx`. */
   listener_rq_xx: Counter[];
 }
@@ -60,7 +61,6 @@ export function hcmStats(stats: Stats, prefix: string, listenerStatName: string)
     downstream_cx_destroy: c('downstream_cx_destroy'),
     downstream_cx_protocol_error: c('downstream_cx_protocol_error'),
     downstream_cx_drain_close: c('downstream_cx_drain_close'),
-    downstream_cx_idle_timeout: c('downstream_cx_idle_timeout'),
     downstream_cx_upgrades_total: c('downstream_cx_upgrades_total'),
     downstream_cx_upgrades_active: g('downstream_cx_upgrades_active'),
     downstream_rq_total: c('downstream_rq_total'),
@@ -81,6 +81,9 @@ export function hcmStats(stats: Stats, prefix: string, listenerStatName: string)
     rq_redirect: c('rq_redirect'),
     rq_direct_response: c('rq_direct_response'),
     rs_too_large: c('rs_too_large'),
+    // Envoy roots its HTTP/1 codec stats at `http1.`.
+    dropped_headers_with_underscores: stats.counter('http1.dropped_headers_with_underscores'),
+    requests_rejected_with_underscores_in_headers: stats.counter('http1.requests_rejected_with_underscores_in_headers'),
     listener_rq_xx: lxx,
   };
 }
@@ -116,8 +119,11 @@ export interface HcmRuntime {
 
 export function runtimeLimits(config: HttpConnectionManager, listenerBufferLimit: number | undefined) {
   const idle = config.stream_idle_timeout ?? defaults.DEFAULT_STREAM_IDLE_TIMEOUT_MS;
+  const timeouts = [idle];
+  for (const vh of config.route_config.virtual_hosts) for (const r of vh.routes) if (r.route?.idle_timeout) timeouts.push(r.route.idle_timeout);
+  const shortest = Math.min(...timeouts.filter((t) => t > 0));
   return {
-    idleSweeper: idle > 0 ? new IdleSweeper(idle) : undefined,
+    idleSweeper: Number.isFinite(shortest) ? new IdleSweeper(shortest) : undefined,
     serverName: config.server_name ?? defaults.DEFAULT_SERVER_NAME,
     generateRequestId: config.generate_request_id ?? true,
     bufferLimit: listenerBufferLimit ?? defaults.DEFAULT_PER_CONNECTION_BUFFER_LIMIT_BYTES,

@@ -35,9 +35,12 @@ export class HttpStream {
   /** The stream is over (completed or reset); late events are ignored. */
   #ended = false;
   #localReplyStarted = false;
+  /** The downstream request has been received completely (Envoy's remoteDecodeComplete). */
+  #requestComplete = false;
   #requestTimer: NodeJS.Timeout | undefined;
   /** For the stream idle timeout (see IdleSweeper). */
   lastActivity: number;
+  idleTimeoutMs: number;
   readonly #readsBody: boolean;
 
   constructor(rt: HcmRuntime, req: IncomingMessage, res: ServerResponse, info: StreamInfo, headers: HeaderMap) {
@@ -48,6 +51,7 @@ export class HttpStream {
     this.requestHeaders = headers;
     info.requestHeaders = headers;
     this.lastActivity = info.startMonotonic;
+    this.idleTimeoutMs = rt.streamIdleTimeoutMs;
 
     this.#filters = [];
     for (let i = 0; i < rt.filters.length; i++) {
@@ -70,10 +74,11 @@ export class HttpStream {
   start(hasBody: boolean): void {
     const rt = this.rt;
     this.#attach();
-    rt.idleSweeper?.add(this);
+    if (this.idleTimeoutMs > 0) rt.idleSweeper?.add(this);
     if (!hasBody) {
       // Nothing more will arrive: the request is complete with its headers.
       this.info.lastDownstreamRxMs = 0;
+      this.#requestComplete = true;
       this.#request.headers(this.requestHeaders, true);
       if (!this.#ended) this.#router.onDownstreamRequestComplete();
       return;
@@ -126,6 +131,7 @@ export class HttpStream {
 
   #onReqEnd = (): void => {
     this.info.lastDownstreamRxMs = performance.now() - this.info.startMonotonic;
+    this.#requestComplete = true;
     if (this.#requestTimer) {
       clearTimeout(this.#requestTimer);
       this.#requestTimer = undefined;
@@ -185,6 +191,10 @@ export class HttpStream {
 
   bufferedResponseBody(): Buffer {
     return this.#response.bufferedBody();
+  }
+
+  setRequestBufferLimit(bytes: number): void {
+    this.#request.setLimit(bytes);
   }
 
   setBufferedResponseBody(data: Buffer): void {
@@ -255,6 +265,13 @@ export class HttpStream {
 
   // ---- timers ----
 
+  /** The route's `idle_timeout` replaces the HCM's stream idle timeout (0 disables it). */
+  setIdleTimeout(ms: number): void {
+    this.idleTimeoutMs = ms;
+    if (ms > 0) this.rt.idleSweeper?.add(this);
+    else this.rt.idleSweeper?.delete(this);
+  }
+
   /** Marks activity for the stream idle timeout. */
   touch(): void {
     this.lastActivity = performance.now();
@@ -269,8 +286,9 @@ export class HttpStream {
       this.resetStream('stream_idle_timeout');
       return;
     }
+    // Envoy: 504 when the whole request had arrived (we were waiting on the upstream), else 408.
     this.sendLocalReply({
-      status: 408,
+      status: this.#requestComplete ? 504 : 408,
       body: 'stream timeout',
       details: 'stream_idle_timeout',
       flags: ResponseFlag.StreamIdleTimeout,
@@ -328,6 +346,21 @@ export class HttpStream {
       case 'PASS_THROUGH':
         if (hasServer) flat.push('server', upstreamServer as string);
         break;
+    }
+    const cfg = rt.config;
+    if (cfg.via) {
+      const existing = headers.getJoined('via');
+      const via = existing === undefined ? cfg.via : `${existing}, ${cfg.via}`;
+      headers.set('via', via);
+      for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'via') flat.splice(i--, 2);
+      flat.push('via', via);
+    }
+    if (cfg.always_set_request_id_in_response) {
+      const id = this.requestHeaders.get('x-request-id');
+      if (id !== undefined && !headers.has('x-request-id')) {
+        headers.set('x-request-id', id);
+        flat.push('x-request-id', id);
+      }
     }
     if (rt.draining) {
       flat.push('connection', 'close');
@@ -465,5 +498,8 @@ class StreamFilterCallbacks implements FilterCallbacks {
   }
   setBufferedResponseBody(data: Buffer): void {
     this.#s.setBufferedResponseBody(data);
+  }
+  setRequestBufferLimit(bytes: number): void {
+    this.#s.setRequestBufferLimit(bytes);
   }
 }

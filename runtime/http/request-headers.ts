@@ -104,5 +104,12 @@ export function mutateRequestHeaders(
     }
   }
   for (const h of config.route_config.internal_only_headers ?? []) if (edge) headers.remove(h);
+  if (config.via) appendVia(headers, config.via);
   return client;
+}
+
+/** Envoy's `via`: appended to the request (upstream-bound) and response (downstream-bound) `via` header. */
+export function appendVia(headers: HeaderMap, via: string): void {
+  const existing = headers.getJoined('via');
+  headers.set('via', existing === undefined ? via : `${existing}, ${via}`);
 }

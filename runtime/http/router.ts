@@ -42,6 +42,8 @@ export class Router implements ChainSink {
   #responseStarted = false;
   #finished = false;
   #active = false;
+  /** Dispatched but not yet on a connection (undici queues it while the pool is full). */
+  #pending = false;
 
   constructor(stream: HttpStream) {
     this.#s = stream;
@@ -83,6 +85,7 @@ export class Router implements ChainSink {
     }
     this.#cluster = cluster;
     this.#weighted = picked?.weighted;
+    if (route.idleTimeoutMs !== undefined) s.setIdleTimeout(route.idleTimeoutMs);
     s.info.upstreamCluster = cluster.name;
     rt.stats.rq_total.inc();
 
@@ -109,7 +112,10 @@ export class Router implements ChainSink {
       });
       return;
     }
-    if (cluster.activeRequests >= cluster.circuitBreakers.max_requests) {
+    if (
+      cluster.activeRequests >= cluster.circuitBreakers.max_requests ||
+      cluster.pendingRequests >= cluster.circuitBreakers.max_pending_requests
+    ) {
       cluster.stats.upstream_rq_pending_overflow.inc();
       s.sendLocalReply({
         status: 503,
@@ -198,6 +204,10 @@ export class Router implements ChainSink {
     }
 
     cluster.activeRequests++;
+    cluster.pendingRequests++;
+    this.#pending = true;
+    cluster.stats.upstream_rq_pending_total.inc();
+    cluster.stats.upstream_rq_pending_active.inc();
     cluster.stats.upstream_rq_total.inc();
     cluster.stats.upstream_rq_active.inc();
     host.activeRequests++;
@@ -224,6 +234,7 @@ export class Router implements ChainSink {
 
   onRequestStart(controller: Controller): void {
     this.#controller = controller;
+    this.#leavePending();
     if (this.#finished) controller.abort(new Error('stream ended'));
   }
 
@@ -411,6 +422,7 @@ export class Router implements ChainSink {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
+    this.#leavePending();
     if (this.#active) {
       this.#active = false;
       const cluster = this.#cluster as Cluster;
@@ -420,6 +432,15 @@ export class Router implements ChainSink {
       host.activeRequests--;
       host.stats.rq_active.dec();
     }
+  }
+
+  /** The request got a connection (or gave up waiting for one): it no longer counts as pending. */
+  #leavePending(): void {
+    if (!this.#pending) return;
+    this.#pending = false;
+    const cluster = this.#cluster as Cluster;
+    cluster.pendingRequests--;
+    cluster.stats.upstream_rq_pending_active.dec();
   }
 
   #responseHeaderMutations(): Array<[string, string]> {

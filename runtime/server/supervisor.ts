@@ -16,6 +16,7 @@ import type { BoundListener } from './data-plane.ts';
 import type { HostsByCluster, MainToWorker, WorkerInit, WorkerToMain } from './messages.ts';
 import { SLUICE_VERSION } from '../version.ts';
 import '../http/builtin-filters.ts';
+import { validateSnapshot } from './validate.ts';
 
 export interface SluiceOptions {
   config: ConfigSnapshot;
@@ -40,6 +41,9 @@ interface WorkerHandle {
 }
 
 const STATS_SLOTS = 16384;
+
+/** Envoy's `server.state` gauge values (envoy.admin.v3.ServerInfo.State). */
+const SERVER_STATE = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 } as const;
 
 /** Envoy's /logging level names → pino's. */
 const ENVOY_TO_PINO_LEVEL: Record<string, LogLevel> = {
@@ -87,6 +91,7 @@ export class Sluice {
   }
 
   static async start(opts: SluiceOptions): Promise<Sluice> {
+    validateSnapshot(opts.config);
     // Workers created from now on get `gc`, used to bound body-buffer memory (http/body-gc.ts).
     setFlagsFromString('--expose-gc');
     const s = new Sluice(opts);
@@ -107,6 +112,7 @@ export class Sluice {
     this.#state = 'INITIALIZING';
     const boot = this.config.bootstrap;
     const m = this.#mainStats;
+    m.gauge('server.state').set(SERVER_STATE.INITIALIZING);
     m.gauge('server.concurrency').set(this.concurrency);
     m.gauge('server.live').set(0);
     // Worker 0 binds first so that port-0 listeners get one port every worker then shares.
@@ -129,7 +135,7 @@ export class Sluice {
     // Histogram "interval" values in /stats cover the last flush period, as Envoy's do.
     this.#flushTimer = setInterval(() => this.#reader.latchIntervals(), boot.stats_flush_interval ?? defaults.DEFAULT_STATS_FLUSH_INTERVAL_MS);
     this.#flushTimer.unref();
-    m.gauge('server.state').set(0);
+    m.gauge('server.state').set(SERVER_STATE.LIVE);
     this.log.info(
       { listeners: this.listeners.map((l) => `${l.name}=${l.address}:${l.port}`), admin: this.admin, concurrency: this.concurrency },
       'sluice is live',
@@ -192,6 +198,7 @@ export class Sluice {
 
   async #stop(): Promise<void> {
     this.#state = 'DRAINING';
+    this.#mainStats.gauge('server.state').set(SERVER_STATE.DRAINING);
     if (this.#flushTimer) clearInterval(this.#flushTimer);
     this.#mainStats.gauge('server.live').set(0);
     const timeout = this.#opts.drainTimeoutMs ?? defaults.DEFAULT_DRAIN_TIMEOUT_MS;
@@ -225,7 +232,8 @@ export class Sluice {
         return withoutPrefix(this.#reader.snapshot(), HOST_STATS_PREFIX);
       },
       resetCounters: () => this.#reader.resetCounters(),
-      state: () => this.#state,
+      // Envoy: a failed health check reports DRAINING (and /ready answers 503) while serving on.
+      state: () => (this.#state === 'LIVE' && this.#healthFailed ? 'DRAINING' : this.#state),
       serverInfo: () => ({
         version: `sluice/${SLUICE_VERSION}`,
         state: this.#state,
@@ -248,10 +256,12 @@ export class Sluice {
       listeners: () => this.listeners.map((l) => ({ name: l.name, address: `${l.address}:${l.port}` })),
       healthcheckFail: () => {
         this.#healthFailed = true;
+        this.#mainStats.gauge('server.state').set(SERVER_STATE.DRAINING);
         this.#broadcast({ type: 'healthcheck', failed: true });
       },
       healthcheckOk: () => {
         this.#healthFailed = false;
+        if (this.#state === 'LIVE') this.#mainStats.gauge('server.state').set(SERVER_STATE.LIVE);
         this.#broadcast({ type: 'healthcheck', failed: false });
       },
       logging: () => ({

@@ -14,9 +14,10 @@ export interface ClusterStats {
   upstream_rq_completed: Counter;
   upstream_rq_timeout: Counter;
   upstream_rq_rx_reset: Counter;
-  upstream_rq_tx_reset: Counter;
   upstream_rq_cancelled: Counter;
   upstream_rq_pending_overflow: Counter;
+  upstream_rq_pending_total: Counter;
+  upstream_rq_pending_active: Gauge;
   upstream_rq_time: Histogram;
   upstream_cx_total: Counter;
   upstream_cx_active: Gauge;
@@ -40,9 +41,10 @@ function clusterStats(stats: Stats, prefix: string): ClusterStats {
     upstream_rq_completed: stats.counter(`${prefix}upstream_rq_completed`),
     upstream_rq_timeout: stats.counter(`${prefix}upstream_rq_timeout`),
     upstream_rq_rx_reset: stats.counter(`${prefix}upstream_rq_rx_reset`),
-    upstream_rq_tx_reset: stats.counter(`${prefix}upstream_rq_tx_reset`),
     upstream_rq_cancelled: stats.counter(`${prefix}upstream_rq_cancelled`),
     upstream_rq_pending_overflow: stats.counter(`${prefix}upstream_rq_pending_overflow`),
+    upstream_rq_pending_total: stats.counter(`${prefix}upstream_rq_pending_total`),
+    upstream_rq_pending_active: stats.gauge(`${prefix}upstream_rq_pending_active`),
     upstream_rq_time: stats.histogram(`${prefix}upstream_rq_time`),
     upstream_cx_total: stats.counter(`${prefix}upstream_cx_total`),
     upstream_cx_active: stats.gauge(`${prefix}upstream_cx_active`),
@@ -103,6 +105,8 @@ export class Cluster {
   readonly highPriorityCircuitBreakers: CircuitBreakers;
   /** Requests in flight on this worker (for max_requests). */
   activeRequests = 0;
+  /** Requests waiting for a pooled connection on this worker (for max_pending_requests). */
+  pendingRequests = 0;
   #hosts: Host[] = [];
   #lb: LoadBalancer = { pick: () => undefined };
   #statsApi: Stats;

@@ -119,3 +119,22 @@ test('the buffer filter answers 413 when the request body exceeds max_request_by
   assert.equal(big.statusCode, 413);
   await big.body.dump();
 });
+
+test('the buffer filter raises the stream buffer limit to max_request_bytes', async (t) => {
+  const up = await startUpstream(t, echoHandler());
+  const p = await startProxy(
+    t,
+    proxyYaml({
+      clusters: [{ name: 'backend', ports: [up.port] }],
+      filters: `
+          - name: envoy.filters.http.buffer
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer
+              max_request_bytes: 3000000`,
+    }),
+  );
+  // 2 MB: above the listener's 1 MiB default buffer limit, below max_request_bytes.
+  const res = await request(p.url('/'), { method: 'POST', body: Buffer.alloc(2_000_000, 1) });
+  assert.equal(res.statusCode, 200);
+  assert.equal(((await res.body.json()) as { bodyLength: number }).bodyLength, 2_000_000);
+});
