@@ -75,6 +75,14 @@ export class ConnectionManager {
     const maxRequests = cfg.common_http_protocol_options?.max_requests_per_connection;
     // Node closes the connection (with `connection: close`) after this many requests.
     if (maxRequests !== undefined && maxRequests > 0) this.server.maxRequestsPerSocket = maxRequests;
+    // idle_timeout: a connection with no request in flight (never used, or between keep-alive
+    // requests) is closed after this long. Node's socket timeout is inactivity-based; the
+    // handler ignores it while a response is in progress (stream timeouts cover that).
+    const idle = cfg.common_http_protocol_options?.idle_timeout ?? defaults.DEFAULT_IDLE_TIMEOUT_MS;
+    if (idle > 0) {
+      this.server.timeout = idle;
+      this.server.on('timeout', this.#onSocketIdle);
+    }
     this.server.on('connection', this.#onConnection);
     this.server.on('request', this.#onRequest);
     this.server.on('upgrade', this.#onUpgrade);
@@ -126,6 +134,13 @@ export class ConnectionManager {
       await closed;
     }
   }
+
+  #onSocketIdle = (socket: Socket): void => {
+    const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (res && !res.writableFinished) return;
+    this.#rt.stats.downstream_cx_idle_timeout.inc();
+    socket.destroy();
+  };
 
   #onConnection = (socket: Socket): void => {
     const n = this.#nextConn++;

@@ -17,6 +17,7 @@ export interface HcmStats {
   downstream_cx_destroy: Counter;
   downstream_cx_protocol_error: Counter;
   downstream_cx_drain_close: Counter;
+  downstream_cx_idle_timeout: Counter;
   downstream_cx_upgrades_total: Counter;
   downstream_cx_upgrades_active: Gauge;
   downstream_rq_total: Counter;
@@ -43,16 +44,19 @@ export interface HcmStats {
   listener_rq_xx: Counter[];
 }
 
-export function hcmStats(stats: Stats, prefix: string, listenerStatName: string): HcmStats {
+/** `listener.<addr>.http.<prefix>.downstream_rq_<N>xx`, named once the listener's bound address is known. */
+export function listenerHttpStats(stats: Stats, listenerStatName: string, prefix: string): Counter[] {
+  const lxx: Counter[] = [];
+  for (let i = 1; i <= 5; i++) lxx[i] = stats.counter(`listener.${listenerStatName}.http.${prefix}.downstream_rq_${i}xx`);
+  return lxx;
+}
+
+export function hcmStats(stats: Stats, prefix: string): HcmStats {
   const p = `http.${prefix}.`;
   const c = (n: string) => stats.counter(p + n);
   const g = (n: string) => stats.gauge(p + n);
   const xx: Counter[] = [];
-  const lxx: Counter[] = [];
-  for (let i = 1; i <= 5; i++) {
-    xx[i] = c(`downstream_rq_${i}xx`);
-    lxx[i] = stats.counter(`listener.${listenerStatName}.http.${prefix}.downstream_rq_${i}xx`);
-  }
+  for (let i = 1; i <= 5; i++) xx[i] = c(`downstream_rq_${i}xx`);
   return {
     downstream_cx_total: c('downstream_cx_total'),
     downstream_cx_active: g('downstream_cx_active'),
@@ -61,6 +65,7 @@ export function hcmStats(stats: Stats, prefix: string, listenerStatName: string)
     downstream_cx_destroy: c('downstream_cx_destroy'),
     downstream_cx_protocol_error: c('downstream_cx_protocol_error'),
     downstream_cx_drain_close: c('downstream_cx_drain_close'),
+    downstream_cx_idle_timeout: c('downstream_cx_idle_timeout'),
     downstream_cx_upgrades_total: c('downstream_cx_upgrades_total'),
     downstream_cx_upgrades_active: g('downstream_cx_upgrades_active'),
     downstream_rq_total: c('downstream_rq_total'),
@@ -84,7 +89,7 @@ export function hcmStats(stats: Stats, prefix: string, listenerStatName: string)
     // Envoy roots its HTTP/1 codec stats at `http1.`.
     dropped_headers_with_underscores: stats.counter('http1.dropped_headers_with_underscores'),
     requests_rejected_with_underscores_in_headers: stats.counter('http1.requests_rejected_with_underscores_in_headers'),
-    listener_rq_xx: lxx,
+    listener_rq_xx: [], // set by the data plane once the listener is bound (listenerHttpStats)
   };
 }
 

@@ -362,10 +362,12 @@ export class HttpStream {
         flat.push('x-request-id', id);
       }
     }
-    if (rt.draining) {
+    // Envoy (HTTP/1): answering before the request is complete closes the connection after the
+    // response, rather than waiting for the rest of the request body.
+    if (rt.draining || !this.#requestComplete) {
       flat.push('connection', 'close');
       this.res.shouldKeepAlive = false;
-      rt.stats.downstream_cx_drain_close.inc();
+      if (rt.draining) rt.stats.downstream_cx_drain_close.inc();
     }
     const res = this.res;
     res.writeHead(status, flat as unknown as Record<string, string>);

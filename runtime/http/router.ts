@@ -239,7 +239,10 @@ export class Router implements ChainSink {
   }
 
   onBodySent(chunk: Buffer | string): void {
-    if (!this.#s.bodyThroughChain) this.#s.countRequestBytes(chunk.length);
+    if (!this.#s.bodyThroughChain) {
+      this.#s.countRequestBytes(chunk.length);
+      this.#s.touch();
+    }
     noteBodyBytes(chunk.length);
   }
 

@@ -1,6 +1,6 @@
 import type { Bootstrap, HttpConnectionManager, Listener } from '../config/types.ts';
 import { ConnectionManager } from '../http/connection-manager.ts';
-import { hcmStats, runtimeLimits, type HcmRuntime } from '../http/hcm-runtime.ts';
+import { hcmStats, listenerHttpStats, runtimeLimits, type HcmRuntime } from '../http/hcm-runtime.ts';
 import { ClusterManager } from '../upstream/cluster.ts';
 import { RouteTable } from '../router/route-table.ts';
 import { AccessLogger } from '../accesslog/logger.ts';
@@ -63,6 +63,7 @@ export class DataPlane {
         reusePort: l.enable_reuse_port ?? true,
         listenerStats: (address, port) => {
           const statName = listenerStatName(l, address, port);
+          rt.stats.listener_rq_xx = listenerHttpStats(this.#stats, statName, hcm.stat_prefix);
           return {
             downstream_cx_total: this.#stats.counter(`listener.${statName}.downstream_cx_total`),
             downstream_cx_active: this.#stats.gauge(`listener.${statName}.downstream_cx_active`),
@@ -89,7 +90,7 @@ export class DataPlane {
     const routerCfg = (router?.typed_config?.value ?? {}) as { suppress_envoy_headers?: boolean };
     return {
       config: hcm,
-      stats: hcmStats(this.#stats, hcm.stat_prefix, listenerStatName(l)),
+      stats: hcmStats(this.#stats, hcm.stat_prefix),
       routeTable: RouteTable.compile(hcm.route_config, { compileValue: compileHeaderValueTemplate }),
       filters: buildHttpFilters(hcm.http_filters.slice(0, -1), { log: this.#log, stats: this.#stats }),
       clusters,

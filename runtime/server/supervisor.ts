@@ -233,10 +233,10 @@ export class Sluice {
       },
       resetCounters: () => this.#reader.resetCounters(),
       // Envoy: a failed health check reports DRAINING (and /ready answers 503) while serving on.
-      state: () => (this.#state === 'LIVE' && this.#healthFailed ? 'DRAINING' : this.#state),
+      state: () => this.#reportedState(),
       serverInfo: () => ({
         version: `sluice/${SLUICE_VERSION}`,
-        state: this.#state,
+        state: this.#reportedState(),
         hot_restart_version: 'disabled',
         command_line_options: {
           concurrency: this.concurrency,
@@ -257,11 +257,15 @@ export class Sluice {
       healthcheckFail: () => {
         this.#healthFailed = true;
         this.#mainStats.gauge('server.state').set(SERVER_STATE.DRAINING);
+        this.#mainStats.gauge('server.live').set(0);
         this.#broadcast({ type: 'healthcheck', failed: true });
       },
       healthcheckOk: () => {
         this.#healthFailed = false;
-        if (this.#state === 'LIVE') this.#mainStats.gauge('server.state').set(SERVER_STATE.LIVE);
+        if (this.#state === 'LIVE') {
+          this.#mainStats.gauge('server.state').set(SERVER_STATE.LIVE);
+          this.#mainStats.gauge('server.live').set(1);
+        }
         this.#broadcast({ type: 'healthcheck', failed: false });
       },
       logging: () => ({
@@ -281,6 +285,11 @@ export class Sluice {
         else void this.stop();
       },
     };
+  }
+
+  /** Envoy: a failed health check reports DRAINING (and /ready answers 503) while it serves on. */
+  #reportedState(): State {
+    return this.#state === 'LIVE' && this.#healthFailed ? 'DRAINING' : this.#state;
   }
 
   get healthFailed(): boolean {

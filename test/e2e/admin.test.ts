@@ -346,9 +346,13 @@ test('reports cluster membership once, not once per worker', async (t) => {
 test("names the listener's per-HCM stats with the same address as its own listener stats", async (t) => {
   const { p } = await twoHostProxy(t);
   assert.equal((await get(p.url('/'))).status, 200);
-  const s = await statValues(p);
-  // In Envoy both live in the one `listener.<address>.` scope of the listener.
   const addr = listenerStat(p);
+  // Stream stats are written when the stream completes, just after the client has its response.
+  const s = await eventually(async () => {
+    const v = await statValues(p);
+    return v.get(`listener.${addr}.http.ingress.downstream_rq_2xx`) === 1 ? v : undefined;
+  }, 5000, 'the stream to complete');
+  // In Envoy both live in the one `listener.<address>.` scope of the listener.
   assert.equal(s.get(`listener.${addr}.downstream_cx_total`), 1);
   assert.equal(s.get(`listener.${addr}.http.ingress.downstream_rq_2xx`), 1, [...s.keys()].filter((k) => k.startsWith('listener.')).join('\n'));
 });

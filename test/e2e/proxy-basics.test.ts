@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Client, request } from 'undici';
-import { startUpstream, echoHandler, rawRequest } from '../helpers/servers.ts';
+import { startUpstream, echoHandler, rawRequest, eventually } from '../helpers/servers.ts';
 import { proxyYaml, startProxy } from '../helpers/proxy.ts';
 
 test('proxies a GET and adds the headers Envoy adds on both sides', async (t) => {
@@ -65,7 +65,11 @@ test('serves many requests over one keep-alive connection', async (t) => {
     assert.equal(res.statusCode, 200);
     await res.body.dump();
   }
-  const stats = await (await request(p.admin('/stats?format=json'))).body.json() as { stats: Array<{ name: string; value: number }> };
+  // Stream stats are written as each stream completes, just after its client has the response.
+  const stats = await eventually(async () => {
+    const body = (await (await request(p.admin('/stats?format=json'))).body.json()) as { stats: Array<{ name: string; value: number }> };
+    return body.stats.find((s) => s.name === 'http.ingress.downstream_rq_2xx')?.value === 20 ? body : undefined;
+  });
   const get = (n: string) => stats.stats.find((s) => s.name === n)?.value;
   assert.equal(get('http.ingress.downstream_cx_total'), 1);
   assert.equal(get('http.ingress.downstream_rq_total'), 20);
@@ -130,7 +134,10 @@ test('distributes requests to a second worker when running with concurrency 2', 
     const res = await request(p.url('/'), { reset: true } as never);
     await res.body.dump();
   }
-  const text = await (await request(p.admin('/stats'))).body.text();
+  const text = await eventually(async () => {
+    const t = await (await request(p.admin('/stats'))).body.text();
+    return /^http\.ingress\.downstream_rq_2xx: 40$/m.test(t) ? t : undefined;
+  });
   assert.match(text, /^http\.ingress\.downstream_rq_total: 40$/m);
   assert.match(text, /^server\.concurrency: 2$/m);
   const perWorker = (i: number) => Number(new RegExp(`^listener\\.127\\.0\\.0\\.1_${p.port}\\.worker_${i}\\.downstream_cx_total: (\\d+)$`, 'm').exec(text)?.[1]);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { startUpstream, echoHandler } from '../helpers/servers.ts';
+import { startUpstream, echoHandler, eventually } from '../helpers/servers.ts';
 import { proxyYaml, startProxy } from '../helpers/proxy.ts';
 
 interface Echo {
@@ -130,7 +130,10 @@ test('answers redirects and direct responses locally', async (t) => {
   res = await request(p.url('/health'));
   assert.equal(res.statusCode, 200);
   assert.equal(await res.body.text(), 'ok\n');
-  const stats = await (await request(p.admin('/stats'))).body.text();
+  const stats = await eventually(async () => {
+    const t = await (await request(p.admin('/stats'))).body.text();
+    return /^http\.ingress\.downstream_rq_completed: 3$/m.test(t) ? t : undefined;
+  });
   assert.match(stats, /^http\.ingress\.rq_redirect: 2$/m);
   assert.match(stats, /^http\.ingress\.rq_direct_response: 1$/m);
 });
