@@ -8,6 +8,7 @@ import type { HcmRuntime } from './hcm-runtime.ts';
 import { mutateRequestHeaders } from './request-headers.ts';
 import { ResponseFlag } from './response-flags.ts';
 import { proxyUpgrade } from './upgrade.ts';
+import { SluiceRequest, SluiceResponse } from './messages.ts';
 import type { Counter, Gauge } from '../stats/types.ts';
 import * as defaults from '../config/defaults.ts';
 
@@ -46,7 +47,7 @@ export interface ConnectionManagerOptions {
  * each stream keeps the one it started with.
  */
 export class ConnectionManager {
-  readonly server: http.Server;
+  readonly server: http.Server<typeof SluiceRequest, typeof SluiceResponse>;
   #rt: HcmRuntime;
   readonly #opts: ConnectionManagerOptions;
   readonly #conns = new WeakMap<Socket, ConnectionState>();
@@ -71,7 +72,9 @@ export class ConnectionManager {
       joinDuplicateHeaders: false,
       noDelay: true,
       maxHeadersCount: 0,
-    } as http.ServerOptions);
+      IncomingMessage: SluiceRequest,
+      ServerResponse: SluiceResponse,
+    } as http.ServerOptions<typeof SluiceRequest, typeof SluiceResponse>);
     const maxRequests = cfg.common_http_protocol_options?.max_requests_per_connection;
     // Node closes the connection (with `connection: close`) after this many requests.
     if (maxRequests !== undefined && maxRequests > 0) this.server.maxRequestsPerSocket = maxRequests;
@@ -241,7 +244,7 @@ export class ConnectionManager {
     return headers;
   }
 
-  #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+  #onRequest = (req: SluiceRequest, res: SluiceResponse): void => {
     const rt = this.#rt;
     const { info, conn } = this.#newInfo(req.socket, `HTTP/${req.httpVersion}`);
     conn.requests++;

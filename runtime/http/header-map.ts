@@ -21,6 +21,14 @@ export class HeaderMap {
     return new HeaderMap(kv);
   }
 
+  /**
+   * The live flat list [name0, value0, ...] for fast read-only iteration on the hot path.
+   * Callers must not modify it, nor keep it across a mutation of the map.
+   */
+  get raw(): readonly string[] {
+    return this.#kv;
+  }
+
   get size(): number {
     return this.#kv.length >> 1;
   }

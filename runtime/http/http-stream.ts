@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap } from './header-map.ts';
 import type { StreamInfo } from './stream-info.ts';
 import { ChainDirection, type ChainStage } from './filter-chain.ts';
@@ -6,6 +5,7 @@ import type { FilterCallbacks, HttpFilter, LocalReply } from './filter.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 import type { RouteEntry } from '../router/route-table.ts';
 import { Router } from './router.ts';
+import type { SluiceRequest, SluiceResponse } from './messages.ts';
 import { ResponseFlag } from './response-flags.ts';
 
 const EMPTY = Buffer.alloc(0);
@@ -24,8 +24,8 @@ export class HttpStream {
   readonly requestHeaders: HeaderMap;
   responseHeaders: HeaderMap | undefined;
   readonly rt: HcmRuntime;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: SluiceRequest;
+  readonly res: SluiceResponse;
 
   readonly #filters: HttpFilter[];
   readonly #router: Router;
@@ -43,10 +43,13 @@ export class HttpStream {
   idleTimeoutMs: number;
   readonly #readsBody: boolean;
 
-  constructor(rt: HcmRuntime, req: IncomingMessage, res: ServerResponse, info: StreamInfo, headers: HeaderMap) {
+  constructor(rt: HcmRuntime, req: SluiceRequest, res: SluiceResponse, info: StreamInfo, headers: HeaderMap) {
     this.rt = rt;
     this.req = req;
     this.res = res;
+    // Back-pointers for the module-level listeners below (no per-stream closures).
+    req.stream = this;
+    res.stream = this;
     this.info = info;
     this.requestHeaders = headers;
     info.requestHeaders = headers;
@@ -86,9 +89,9 @@ export class HttpStream {
     if (rt.requestTimeoutMs > 0) {
       this.#requestTimer = setTimeout(() => this.#onRequestTimeout(), rt.requestTimeoutMs);
     }
-    this.req.once('end', this.#onReqEnd);
+    this.req.once('end', onReqEnd);
     if (this.#readsBody) {
-      this.req.on('data', this.#onReqData);
+      this.req.on('data', onReqData);
       this.#request.onResume = () => this.req.resume();
     }
     this.#request.headers(this.requestHeaders, false);
@@ -101,7 +104,7 @@ export class HttpStream {
   }
 
   #attach(): void {
-    this.res.on('close', this.#onResClose);
+    this.res.on('close', onResClose);
   }
 
   // ---- route ----
@@ -123,13 +126,15 @@ export class HttpStream {
 
   // ---- request side ----
 
-  #onReqData = (chunk: Buffer): void => {
+  /** @internal listener target */
+  onReqData(chunk: Buffer): void {
     this.info.bytesReceived += chunk.length;
     this.touch();
     if (!this.#request.data(chunk, false)) this.req.pause();
-  };
+  }
 
-  #onReqEnd = (): void => {
+  /** @internal listener target */
+  onReqEnd(): void {
     this.info.lastDownstreamRxMs = performance.now() - this.info.startMonotonic;
     this.#requestComplete = true;
     if (this.#requestTimer) {
@@ -139,7 +144,7 @@ export class HttpStream {
     if (this.#ended) return;
     if (this.#readsBody && !this.#request.done) this.#request.data(EMPTY, true);
     this.#router.onDownstreamRequestComplete();
-  };
+  }
 
   /** Called by the router (fast path) for bytes it streamed straight from `req`. */
   countRequestBytes(n: number): void {
@@ -325,14 +330,16 @@ export class HttpStream {
     if (conn !== undefined) for (const n of conn.toLowerCase().split(',')) headers.remove(n.trim());
     const flat: string[] = [];
     let hasServer = false;
-    headers.forEach((k, v) => {
-      if (k.charCodeAt(0) === 58 || HOP_BY_HOP_RESPONSE.has(k)) return;
+    const kv = headers.raw;
+    for (let i = 0; i < kv.length; i += 2) {
+      const k = kv[i];
+      if (k.charCodeAt(0) === 58 || HOP_BY_HOP_RESPONSE.has(k)) continue;
       if (k === 'server') {
         hasServer = true;
-        return;
+        continue;
       }
-      flat.push(k, v);
-    });
+      flat.push(k, kv[i + 1]);
+    }
     const upstreamServer = headers.get('server');
     switch (rt.config.server_header_transformation ?? 'OVERWRITE') {
       case 'OVERWRITE':
@@ -384,16 +391,18 @@ export class HttpStream {
     }
     if (data.length === 0) return true;
     if (this.res.write(data)) return true;
-    this.res.once('drain', this.#onResDrain);
+    this.res.once('drain', onResDrain);
     return false;
   }
 
-  #onResDrain = (): void => {
+  /** @internal listener target */
+  onResDrain(): void {
     this.#response.sinkDrained();
     this.#router.onDownstreamDrain();
-  };
+  }
 
-  #onResClose = (): void => {
+  /** @internal listener target */
+  onResClose(): void {
     if (this.#ended) return;
     if (!this.res.writableFinished) {
       // The client went away before the response was complete.
@@ -404,7 +413,7 @@ export class HttpStream {
       this.#router.abandon();
     }
     this.#complete();
-  };
+  }
 
   #complete(): void {
     if (this.#ended) return;
@@ -413,7 +422,7 @@ export class HttpStream {
     info.lastDownstreamTxMs = performance.now() - info.startMonotonic;
     this.rt.idleSweeper?.delete(this);
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
-    this.req.off('data', this.#onReqData);
+    this.req.off('data', onReqData);
     const st = this.rt.stats;
     st.downstream_rq_active.dec();
     st.downstream_rq_completed.inc();
@@ -435,6 +444,19 @@ export class HttpStream {
     }
     this.rt.accessLog?.log(info);
   }
+}
+
+function onReqData(this: SluiceRequest, chunk: Buffer): void {
+  this.stream?.onReqData(chunk);
+}
+function onReqEnd(this: SluiceRequest): void {
+  this.stream?.onReqEnd();
+}
+function onResDrain(this: SluiceResponse): void {
+  this.stream?.onResDrain();
+}
+function onResClose(this: SluiceResponse): void {
+  this.stream?.onResClose();
 }
 
 function requestStage(f: HttpFilter): ChainStage {

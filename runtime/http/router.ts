@@ -177,18 +177,20 @@ export class Router implements ChainSink {
     let authority: string | undefined;
     const conn = headers.get('connection');
     const connNamed = conn === undefined ? undefined : new Set(conn.toLowerCase().split(',').map((x) => x.trim()));
-    headers.forEach((k, v) => {
+    const kv = headers.raw;
+    for (let i = 0; i < kv.length; i += 2) {
+      const k = kv[i];
       if (k.charCodeAt(0) === 58) {
-        if (k === ':authority') authority = v;
-        return;
+        if (k === ':authority') authority = kv[i + 1];
+        continue;
       }
-      if (HOP_BY_HOP_REQUEST.has(k) || connNamed?.has(k)) return;
+      if (HOP_BY_HOP_REQUEST.has(k) || connNamed?.has(k)) continue;
       if (k === 'te') {
-        if (v.toLowerCase().includes('trailers')) flat.push('te', 'trailers');
-        return;
+        if (kv[i + 1].toLowerCase().includes('trailers')) flat.push('te', 'trailers');
+        continue;
       }
-      flat.push(k, v);
-    });
+      flat.push(k, kv[i + 1]);
+    }
     if (authority !== undefined) flat.push('host', authority);
     const len = headers.get('content-length');
     let body: Dispatcher.DispatchOptions['body'] = null;
@@ -408,8 +410,14 @@ export class Router implements ChainSink {
     this.#release();
     if (wasActive) {
       (this.#cluster as Cluster).stats.upstream_rq_cancelled.inc();
-      // Free the pooled connection now: a half-read response would keep it busy forever.
-      controller?.abort(new Error('downstream stream ended'));
+      // Free the pooled connection: a half-read response would keep it busy forever. When the
+      // upstream is still reading the client's body straight from the request, aborting now
+      // would make undici destroy that request and with it the socket, losing the local reply
+      // being written: abort once the downstream response is done instead.
+      const abort = () => controller?.abort(new Error('downstream stream ended'));
+      const res = this.#s.res;
+      if (!this.#s.bodyThroughChain && !this.#requestComplete && !res.destroyed && !res.writableFinished) res.once('close', abort);
+      else abort();
     }
     this.#body?.destroy();
   }

@@ -58,6 +58,23 @@ async function statValues(p: ProxyUnderTest): Promise<Map<string, number>> {
   return out;
 }
 
+/**
+ * Stats once `want` is reached (or the last read after 5 s, for the assertion to report): a
+ * stream's completion counters (`downstream_rq_2xx`, ...) are written when the proxy finishes the
+ * stream, which can be just after the client has read the whole response.
+ */
+async function settledStats(p: ProxyUnderTest, want: Record<string, number>): Promise<Map<string, number>> {
+  let last = new Map<string, number>();
+  try {
+    return await eventually(async () => {
+      last = await statValues(p);
+      return Object.entries(want).every(([k, v]) => last.get(k) === v) ? last : undefined;
+    }, 5000);
+  } catch {
+    return last;
+  }
+}
+
 /** The `listener.<address>.` segment Sluice uses for the proxy's listener. */
 function listenerStat(p: ProxyUnderTest): string {
   return `127.0.0.1_${p.port}`;
@@ -215,7 +232,11 @@ test('exposes the HCM, cluster and listener stats Envoy has after 2xx, 4xx, 5xx 
   assert.equal((await send('/dead')).status, 503);
   assert.equal((await send('/slow')).status, 504);
 
-  const s = await statValues(p);
+  const s = await settledStats(p, {
+    'http.ingress.downstream_rq_2xx': 1,
+    'http.ingress.downstream_rq_4xx': 1,
+    'http.ingress.downstream_rq_5xx': 2,
+  });
   const want: Record<string, number | 'present'> = {
     'http.ingress.downstream_rq_total': 4,
     'http.ingress.downstream_rq_2xx': 1,
@@ -287,7 +308,7 @@ test('sums every worker into /stats/prometheus, with Envoy metric names and tags
   for (let i = 0; i < N; i++) assert.equal((await fresh(p, `/p${i}`)).status, 200);
 
   // The per-worker listener counters show that both workers served part of the traffic.
-  const s = await statValues(p);
+  const s = await settledStats(p, { 'http.ingress.downstream_rq_2xx': N });
   const w0 = s.get(`listener.${listenerStat(p)}.worker_0.downstream_cx_total`) ?? 0;
   const w1 = s.get(`listener.${listenerStat(p)}.worker_1.downstream_cx_total`) ?? 0;
   assert.equal(w0 + w1, N);
