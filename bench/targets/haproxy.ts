@@ -1,8 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../lib/ports.ts';
-import { waitUntilReady } from '../lib/http-probe.ts';
-import { READY_TIMEOUT_MS, type Target } from './target.ts';
+import { whenReady, type Target } from './target.ts';
 
 /** HAProxy in HTTP mode, one thread, idle server connections shared between clients. */
 export const haproxy: Target = {
@@ -42,17 +41,6 @@ backend upstream
       args: ['-f', configPath, '-db'],
       cpus: env.pin.proxy,
     });
-    try {
-      await waitUntilReady({ port, path: '/', timeoutMs: READY_TIMEOUT_MS, process: proc });
-    } catch (err) {
-      await env.children.stop(proc);
-      throw err;
-    }
-    return {
-      port,
-      detail: 'nbthread 1, http-reuse always',
-      exitReason: () => (proc.exitStatus ? proc.describeExit() : undefined),
-      stop: () => env.children.stop(proc),
-    };
+    return whenReady(env, proc, { port, detail: 'nbthread 1, http-reuse always' });
   },
 };

@@ -1,7 +1,6 @@
 import { startNginx } from '../lib/nginx.ts';
 import { freePort } from '../lib/ports.ts';
-import { waitUntilReady } from '../lib/http-probe.ts';
-import { READY_TIMEOUT_MS, type Target } from './target.ts';
+import { whenReady, type Target } from './target.ts';
 
 /**
  * nginx as a reverse proxy: one worker, HTTP/1.1 keep-alive pool to the upstream. Request
@@ -37,17 +36,6 @@ server {
   }
 }`,
     });
-    try {
-      await waitUntilReady({ port, path: '/', timeoutMs: READY_TIMEOUT_MS, process: proc });
-    } catch (err) {
-      await env.children.stop(proc);
-      throw err;
-    }
-    return {
-      port,
-      detail: 'worker_processes 1, upstream keepalive 128',
-      exitReason: () => (proc.exitStatus ? proc.describeExit() : undefined),
-      stop: () => env.children.stop(proc),
-    };
+    return whenReady(env, proc, { port, detail: 'worker_processes 1, upstream keepalive 128' });
   },
 };

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { freePort } from '../lib/ports.ts';
-import { waitUntilReady } from '../lib/http-probe.ts';
-import { READY_TIMEOUT_MS, type Target } from './target.ts';
+import { whenReady, type Target } from './target.ts';
 
 /** A peer proxy written for Node: a script in bench/peers/ run with the bench's Node 24. */
 
@@ -25,18 +24,7 @@ export function nodePeerTarget(o: NodePeerOptions): Target {
         args: [join(env.benchDir, 'peers', o.script), '--port', String(port), '--upstream', `http://127.0.0.1:${env.upstreamPort}`],
         cpus: env.pin.proxy,
       });
-      try {
-        await waitUntilReady({ port, path: '/', timeoutMs: READY_TIMEOUT_MS, process: proc });
-      } catch (err) {
-        await env.children.stop(proc);
-        throw err;
-      }
-      return {
-        port,
-        detail: o.detail,
-        exitReason: () => (proc.exitStatus ? proc.describeExit() : undefined),
-        stop: () => env.children.stop(proc),
-      };
+      return whenReady(env, proc, { port, detail: o.detail });
     },
   };
 }

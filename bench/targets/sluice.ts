@@ -1,9 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../lib/ports.ts';
-import { waitUntilReady } from '../lib/http-probe.ts';
 import { benchEnvoyYaml } from './envoy-config.ts';
-import { READY_TIMEOUT_MS, type Target } from './target.ts';
+import { whenReady, type Target } from './target.ts';
 
 /**
  * Sluice as a child process: `sluice run -c <generated envoy.yaml> --concurrency N`. Ready
@@ -42,21 +41,8 @@ export function sluiceTarget(o: SluiceTargetOptions): Target {
         cwd: env.repoDir,
         cpus: o.concurrency > 1 ? env.pin.multi : env.pin.proxy,
       });
-      try {
-        await waitUntilReady({ port: adminPort, path: '/ready', isReady: (s) => s === 200, timeoutMs: READY_TIMEOUT_MS, process: proc });
-        await waitUntilReady({ port, path: '/', timeoutMs: READY_TIMEOUT_MS, process: proc });
-      } catch (err) {
-        await env.children.stop(proc);
-        throw err;
-      }
-      return {
-        port,
-        detail:
-          `sluice run --concurrency ${o.concurrency}; one listener, ` +
-          `${(o.httpFilters?.length ?? 0) === 0 ? 'router only' : `${o.httpFilters?.length} filter(s) + router`}, STATIC cluster`,
-        exitReason: () => (proc.exitStatus ? proc.describeExit() : undefined),
-      stop: () => env.children.stop(proc),
-      };
+      return whenReady(env, proc, { port, detail: `sluice run --concurrency ${o.concurrency}; one listener, ` +
+          `${(o.httpFilters?.length ?? 0) === 0 ? 'router only' : `${o.httpFilters?.length} filter(s) + router`}, STATIC cluster`, probes: [{ port: adminPort, path: '/ready', isReady: (s) => s === 200 }, { port, path: '/' }] });
     },
   };
 }

@@ -1,4 +1,5 @@
-import type { ChildProcesses } from '../lib/child-processes.ts';
+import type { ChildProcesses, ManagedProcess } from '../lib/child-processes.ts';
+import { waitUntilReady } from '../lib/http-probe.ts';
 import type { PinPlan } from '../lib/cpu-pinning.ts';
 import type { Tools } from '../lib/tools.ts';
 
@@ -44,3 +45,28 @@ export interface BenchEnv {
 
 /** Time a target gets from spawn to answering HTTP. */
 export const READY_TIMEOUT_MS = 10_000;
+
+/**
+ * Waits until a started target answers every probe (e.g. Sluice's admin `/ready`, then the
+ * listener), and returns its RunningTarget; stops the process and rethrows if it never does.
+ */
+export async function whenReady(
+  env: BenchEnv,
+  proc: ManagedProcess,
+  o: { port: number; detail: string; probes?: Array<{ port: number; path: string; isReady?: (status: number) => boolean }> },
+): Promise<RunningTarget> {
+  try {
+    for (const p of o.probes ?? [{ port: o.port, path: '/' }]) {
+      await waitUntilReady({ ...p, timeoutMs: READY_TIMEOUT_MS, process: proc });
+    }
+  } catch (err) {
+    await env.children.stop(proc);
+    throw err;
+  }
+  return {
+    port: o.port,
+    detail: o.detail,
+    exitReason: () => (proc.exitStatus ? proc.describeExit() : undefined),
+    stop: () => env.children.stop(proc),
+  };
+}

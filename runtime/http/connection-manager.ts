@@ -55,6 +55,7 @@ export class ConnectionManager {
   #nextConn = 0;
   #draining = false;
   #listenerStats: ListenerStats | undefined;
+  #idleTimeoutMs: number;
 
   constructor(rt: HcmRuntime, opts: ConnectionManagerOptions) {
     this.#rt = rt;
@@ -82,10 +83,11 @@ export class ConnectionManager {
     // requests) is closed after this long. Node's socket timeout is inactivity-based; the
     // handler ignores it while a response is in progress (stream timeouts cover that).
     const idle = cfg.common_http_protocol_options?.idle_timeout ?? defaults.DEFAULT_IDLE_TIMEOUT_MS;
-    if (idle > 0) {
-      this.server.timeout = idle;
-      this.server.on('timeout', this.#onSocketIdle);
-    }
+    this.#idleTimeoutMs = idle;
+    // Between requests Node arms keepAliveTimeout; a new connection gets the same timeout until
+    // its first request (armed in #onConnection, cleared in #onRequest). No timer runs while a
+    // request is in flight, so socket I/O does not pay for refreshing one.
+    if (idle > 0) this.server.on('timeout', this.#onSocketIdle);
     this.server.on('connection', this.#onConnection);
     this.server.on('request', this.#onRequest);
     this.server.on('upgrade', this.#onUpgrade);
@@ -157,6 +159,7 @@ export class ConnectionManager {
     };
     this.#conns.set(socket, state);
     this.#open.add(socket);
+    if (this.#idleTimeoutMs > 0) socket.setTimeout(this.#idleTimeoutMs);
     const rt = this.#rt;
     const ls = this.#listenerStats as ListenerStats;
     ls.downstream_cx_total.inc();
@@ -247,7 +250,7 @@ export class ConnectionManager {
   #onRequest = (req: SluiceRequest, res: SluiceResponse): void => {
     const rt = this.#rt;
     const { info, conn } = this.#newInfo(req.socket, `HTTP/${req.httpVersion}`);
-    conn.requests++;
+    if (conn.requests++ === 0 && this.#idleTimeoutMs > 0) req.socket.setTimeout(0);
     rt.stats.downstream_rq_total.inc();
     rt.stats.downstream_rq_http1_total.inc();
     rt.stats.downstream_rq_active.inc();

@@ -363,9 +363,11 @@ export class HttpStream {
       flat.push('via', via);
     }
     if (cfg.always_set_request_id_in_response) {
+      // Envoy overwrites whatever the upstream sent with the request's id.
       const id = this.requestHeaders.get('x-request-id');
-      if (id !== undefined && !headers.has('x-request-id')) {
+      if (id !== undefined) {
         headers.set('x-request-id', id);
+        for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'x-request-id') flat.splice(i--, 2);
         flat.push('x-request-id', id);
       }
     }

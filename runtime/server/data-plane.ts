@@ -32,6 +32,7 @@ export class DataPlane {
   #clusters: ClusterManager | undefined;
   readonly #managers = new Map<string, ConnectionManager>();
   readonly #loggers: AccessLogger[] = [];
+  #shuttingDown = false;
 
   constructor(opts: { stats: Stats; log: Logger; workerIndex: number; concurrency: number }) {
     this.#stats = opts.stats;
@@ -104,12 +105,14 @@ export class DataPlane {
 
   /** Drains every listener (Connection: close, in-flight requests finish) within `timeoutMs`. */
   async drain(timeoutMs: number): Promise<void> {
+    this.#shuttingDown = true;
     await Promise.all([...this.#managers.values()].map((m) => m.drain(timeoutMs)));
     await this.#clusters?.close();
     await Promise.all(this.#loggers.map((l) => l.close()));
   }
 
+  /** `/healthcheck/fail|ok`: responses carry `connection: close` while failed (never undone by `ok` during shutdown). */
   setHealthFailed(failed: boolean): void {
-    for (const m of this.#managers.values()) m.runtime.draining = failed;
+    for (const m of this.#managers.values()) m.runtime.draining = failed || this.#shuttingDown;
   }
 }
