@@ -26,8 +26,7 @@ export type HostsByCluster = Record<string, HostInfo[]>;
 export type MainToWorker =
   | { type: 'drain'; timeoutMs: number }
   | { type: 'log-level'; level: LogLevel }
-  | { type: 'healthcheck'; failed: boolean }
-  | { type: 'hosts' };
+  | { type: 'healthcheck'; failed: boolean };
 
 export type WorkerToMain =
   | { type: 'stats'; buffer: SharedArrayBuffer }

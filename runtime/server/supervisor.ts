@@ -1,7 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
 import { availableParallelism, hostname } from 'node:os';
-import { once } from 'node:events';
 import type { ConfigSnapshot } from '../config/types.ts';
 import { createLogger, type Logger, type LogLevel } from '../log.ts';
 import { StatsStore } from '../stats/store.ts';
@@ -292,9 +291,6 @@ export class Sluice {
     return this.#state === 'LIVE' && this.#healthFailed ? 'DRAINING' : this.#state;
   }
 
-  get healthFailed(): boolean {
-    return this.#healthFailed;
-  }
 
   #configDump(): Record<string, unknown> {
     const raw = this.config.raw as Record<string, any>;

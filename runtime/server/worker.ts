@@ -12,6 +12,7 @@ import '../http/builtin-filters.ts';
  * snapshot it was given, serves requests, and writes stats into its own shared segment.
  */
 const init = workerData as WorkerInit;
+const HOSTS_REPORT_MS = 1000;
 const port = parentPort;
 if (port === null) throw new Error('runtime/server/worker.ts must run in a worker thread');
 
@@ -25,7 +26,20 @@ const plane = new DataPlane({ stats, log, workerIndex: init.workerIndex, concurr
 async function main(): Promise<void> {
   for (const p of init.preload) await import(pathToFileURL(p).href);
   const listeners = await plane.start(init.bootstrap as Bootstrap, init.ports);
-  send({ type: 'ready', listeners, hosts: hostsOf() });
+  let hosts = hostsOf();
+  send({ type: 'ready', listeners, hosts });
+  // DNS clusters change hosts over time; worker 0 keeps the main thread's /clusters view current.
+  if (init.workerIndex === 0) {
+    let last = JSON.stringify(hosts);
+    setInterval(() => {
+      hosts = hostsOf();
+      const now = JSON.stringify(hosts);
+      if (now !== last) {
+        last = now;
+        send({ type: 'hosts', hosts });
+      }
+    }, HOSTS_REPORT_MS).unref();
+  }
 }
 
 function hostsOf(): HostsByCluster {
@@ -49,9 +63,6 @@ port.on('message', (m: MainToWorker) => {
       break;
     case 'healthcheck':
       plane.setHealthFailed(m.failed);
-      break;
-    case 'hosts':
-      send({ type: 'hosts', hosts: hostsOf() });
       break;
   }
 });
