@@ -158,7 +158,7 @@ export class ChainDirection {
     for (let i = from; i < stages.length; i++) {
       const fn = stages[i].headers;
       const st = fn === undefined ? HeadersStatus.Continue : fn.call(stages[i], headers, endStream);
-      if (st === HeadersStatus.Continue) {
+      if (st === HeadersStatus.Continue || st === HeadersStatus.ContinueAndEndStream) {
         this.#state[i] = FLOWING;
         continue;
       }

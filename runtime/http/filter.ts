@@ -1,3 +1,4 @@
+import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus } from '../../abi/enums.ts';
 import type { HeaderMap } from './header-map.ts';
 import type { StreamInfo } from './stream-info.ts';
 import type { RouteEntry } from '../router/route-table.ts';
@@ -17,38 +18,23 @@ import type { RouteEntry } from '../router/route-table.ts';
  * resumed ends by a timeout (stream idle, route) or by the client going away.
  */
 
-/** Result of a headers callback. Values match proxy-wasm's FilterHeadersStatus. */
-export const HeadersStatus = {
-  /** Pass the headers to the next filter now. */
-  Continue: 0,
-  /** Stop passing headers on; body chunks are still delivered to this filter (and may resume it). */
-  StopIteration: 1,
-  /** Stop, and hold body chunks in the stream's buffer (not delivered) until resumed. */
-  StopAllIterationAndBuffer: 3,
-  /** As StopAllIterationAndBuffer, but reading stops at the buffer limit instead of failing. */
-  StopAllIterationAndWatermark: 4,
-} as const;
-export type HeadersStatus = (typeof HeadersStatus)[keyof typeof HeadersStatus];
-
-/** Result of a body callback. Values match proxy-wasm's FilterDataStatus. */
-export const DataStatus = {
-  /** Pass this chunk on (and, if this filter had stopped headers, resume the stream). */
-  Continue: 0,
-  /** Keep this chunk in the stream's buffer; the filter sees the buffered body on the next call. */
-  StopIterationAndBuffer: 1,
-  /** As StopIterationAndBuffer, but stop reading at the buffer limit instead of failing. */
-  StopIterationAndWatermark: 2,
-  /** Stop; the chunk is not buffered and is dropped unless the filter re-injects it. */
-  StopIterationNoBuffer: 3,
-} as const;
-export type DataStatus = (typeof DataStatus)[keyof typeof DataStatus];
-
-/** Result of a trailers callback. Values match proxy-wasm's FilterTrailersStatus. */
-export const TrailersStatus = {
-  Continue: 0,
-  StopIteration: 1,
-} as const;
-export type TrailersStatus = (typeof TrailersStatus)[keyof typeof TrailersStatus];
+/**
+ * Callback results are proxy-wasm's own statuses (abi/enums.ts documents each one), so the wasm
+ * adapter passes a guest's answer through unchanged:
+ * - headers: Continue; StopIteration (body chunks still reach this filter, which may resume by
+ *   returning Continue from a body callback); StopAllIterationAndBuffer / ...AndWatermark (body
+ *   held without being delivered until resumed). ContinueAndEndStream is treated as Continue.
+ * - body: Continue; StopIterationAndBuffer (chunk kept; the filter sees the buffered body next
+ *   time); StopIterationAndWatermark (as Buffer, but reading pauses at the limit);
+ *   StopIterationNoBuffer (chunk dropped unless the filter re-injects it).
+ * - trailers: Continue; StopIteration.
+ */
+export const HeadersStatus = FilterHeadersStatus;
+export type HeadersStatus = FilterHeadersStatus;
+export const DataStatus = FilterDataStatus;
+export type DataStatus = FilterDataStatus;
+export const TrailersStatus = FilterTrailersStatus;
+export type TrailersStatus = FilterTrailersStatus;
 
 /**
  * A body chunk on its way down the chain. A filter may replace `data` (e.g. to rewrite a body);
