@@ -18,6 +18,8 @@ interface ConnectionState {
   remoteIp: string;
   local: string;
   requests: number;
+  /** Past max_connection_duration: the next response closes the connection. */
+  maxDurationReached: boolean;
 }
 
 export interface ListenerStats {
@@ -140,6 +142,15 @@ export class ConnectionManager {
     }
   }
 
+  /** Envoy's max_connection_duration: drain the connection (close now if idle, else after its response). */
+  #onMaxDuration(socket: Socket, state: ConnectionState): void {
+    state.maxDurationReached = true;
+    this.#rt.stats.downstream_cx_max_duration_reached.inc();
+    const res = (socket as Socket & { _httpMessage?: SluiceResponse | null })._httpMessage;
+    if (res && !res.writableFinished && res.stream) res.stream.closeConnectionAfterResponse();
+    else socket.end();
+  }
+
   #onSocketIdle = (socket: Socket): void => {
     const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (res && !res.writableFinished) return;
@@ -156,10 +167,16 @@ export class ConnectionManager {
       remoteIp,
       local: `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`,
       requests: 0,
+      maxDurationReached: false,
     };
     this.#conns.set(socket, state);
     this.#open.add(socket);
     if (this.#idleTimeoutMs > 0) socket.setTimeout(this.#idleTimeoutMs);
+    const maxDuration = this.#rt.config.common_http_protocol_options?.max_connection_duration;
+    if (maxDuration !== undefined && maxDuration > 0) {
+      const timer = setTimeout(() => this.#onMaxDuration(socket, state), maxDuration);
+      socket.once('close', () => clearTimeout(timer));
+    }
     const rt = this.#rt;
     const ls = this.#listenerStats as ListenerStats;
     ls.downstream_cx_total.inc();
@@ -184,7 +201,7 @@ export class ConnectionManager {
   #newInfo(socket: Socket, protocol: string): { info: StreamInfo; conn: ConnectionState } {
     let conn = this.#conns.get(socket);
     if (conn === undefined) {
-      conn = { id: -1, remote: '', remoteIp: '', local: '', requests: 0 };
+      conn = { id: -1, remote: '', remoteIp: '', local: '', requests: 0, maxDurationReached: false };
     }
     const info = newStreamInfo({
       protocol,
@@ -257,6 +274,7 @@ export class ConnectionManager {
     const admitted = this.#admit(req, rt, info, conn);
     const headers = admitted instanceof HeaderMap ? admitted : HeaderMap.fromRaw(req.rawHeaders);
     const stream = new HttpStream(rt, req, res, info, headers);
+    if (conn.maxDurationReached) stream.closeConnectionAfterResponse();
     if (!(admitted instanceof HeaderMap)) {
       stream.reject({ status: admitted.status, details: admitted.details, flags: admitted.flags, body: http.STATUS_CODES[admitted.status] });
       return;

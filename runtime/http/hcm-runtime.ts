@@ -18,6 +18,7 @@ export interface HcmStats {
   downstream_cx_protocol_error: Counter;
   downstream_cx_drain_close: Counter;
   downstream_cx_idle_timeout: Counter;
+  downstream_cx_max_duration_reached: Counter;
   downstream_cx_upgrades_total: Counter;
   downstream_cx_upgrades_active: Gauge;
   downstream_rq_total: Counter;
@@ -66,6 +67,7 @@ export function hcmStats(stats: Stats, prefix: string): HcmStats {
     downstream_cx_protocol_error: c('downstream_cx_protocol_error'),
     downstream_cx_drain_close: c('downstream_cx_drain_close'),
     downstream_cx_idle_timeout: c('downstream_cx_idle_timeout'),
+    downstream_cx_max_duration_reached: c('downstream_cx_max_duration_reached'),
     downstream_cx_upgrades_total: c('downstream_cx_upgrades_total'),
     downstream_cx_upgrades_active: g('downstream_cx_upgrades_active'),
     downstream_rq_total: c('downstream_rq_total'),

@@ -37,6 +37,8 @@ export class HttpStream {
   #localReplyStarted = false;
   /** The downstream request has been received completely (Envoy's remoteDecodeComplete). */
   #requestComplete = false;
+  /** The connection reached max_connection_duration: this response closes it. */
+  #closeConnection = false;
   #requestTimer: NodeJS.Timeout | undefined;
   /** For the stream idle timeout (see IdleSweeper). */
   lastActivity: number;
@@ -270,6 +272,19 @@ export class HttpStream {
 
   // ---- timers ----
 
+  /**
+   * Makes this stream's response the connection's last (max_connection_duration): with
+   * `connection: close` if its headers are not out yet, else the connection ends after it.
+   */
+  closeConnectionAfterResponse(): void {
+    if (!this.res.headersSent) {
+      this.#closeConnection = true;
+      return;
+    }
+    const socket = this.req.socket;
+    this.res.once('finish', () => socket.end());
+  }
+
   /** The route's `idle_timeout` replaces the HCM's stream idle timeout (0 disables it). */
   setIdleTimeout(ms: number): void {
     this.idleTimeoutMs = ms;
@@ -373,7 +388,7 @@ export class HttpStream {
     }
     // Envoy (HTTP/1): answering before the request is complete closes the connection after the
     // response, rather than waiting for the rest of the request body.
-    if (rt.draining || !this.#requestComplete) {
+    if (rt.draining || !this.#requestComplete || this.#closeConnection) {
       flat.push('connection', 'close');
       this.res.shouldKeepAlive = false;
       if (rt.draining) rt.stats.downstream_cx_drain_close.inc();
