@@ -22,6 +22,9 @@ interface ConnectionState {
   maxDurationReached: boolean;
 }
 
+/** For a request whose socket was never seen by the 'connection' handler (should not happen). */
+const UNKNOWN_CONNECTION: ConnectionState = { id: -1, remote: '', remoteIp: '', local: '', requests: 0, maxDurationReached: false };
+
 export interface ListenerStats {
   downstream_cx_total: Counter;
   downstream_cx_active: Gauge;
@@ -198,19 +201,18 @@ export class ConnectionManager {
     });
   };
 
-  #newInfo(socket: Socket, protocol: string): { info: StreamInfo; conn: ConnectionState } {
-    let conn = this.#conns.get(socket);
-    if (conn === undefined) {
-      conn = { id: -1, remote: '', remoteIp: '', local: '', requests: 0, maxDurationReached: false };
-    }
-    const info = newStreamInfo({
+  #connOf(socket: Socket): ConnectionState {
+    return this.#conns.get(socket) ?? UNKNOWN_CONNECTION;
+  }
+
+  #newInfo(conn: ConnectionState, protocol: string): StreamInfo {
+    return newStreamInfo({
       protocol,
       connectionId: conn.id,
       downstreamRemoteAddress: conn.remote,
       downstreamDirectRemoteAddress: conn.remote,
       downstreamLocalAddress: conn.local,
     });
-    return { info, conn };
   }
 
   /** Builds the request header map (pseudo-headers first) and applies the HCM's header rules. */
@@ -256,17 +258,18 @@ export class ConnectionManager {
     kv[5] = path;
     kv[7] = authority;
     const headers = new HeaderMap(kv);
-    const client = mutateRequestHeaders(headers, rt.config, conn.remoteIp, {
+    const xffClient = mutateRequestHeaders(headers, rt.config, conn.remoteIp, {
       scheme: 'http',
       generateRequestId: rt.generateRequestId,
     });
-    if (client.fromXff) info.downstreamRemoteAddress = `${client.ip}:0`;
+    if (xffClient !== undefined) info.downstreamRemoteAddress = `${xffClient}:0`;
     return headers;
   }
 
   #onRequest = (req: SluiceRequest, res: SluiceResponse): void => {
     const rt = this.#rt;
-    const { info, conn } = this.#newInfo(req.socket, `HTTP/${req.httpVersion}`);
+    const conn = this.#connOf(req.socket);
+    const info = this.#newInfo(conn, req.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${req.httpVersion}`);
     if (conn.requests++ === 0 && this.#idleTimeoutMs > 0) req.socket.setTimeout(0);
     rt.stats.downstream_rq_total.inc();
     rt.stats.downstream_rq_http1_total.inc();
@@ -285,7 +288,8 @@ export class ConnectionManager {
 
   #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const rt = this.#rt;
-    const { info, conn } = this.#newInfo(req.socket, `HTTP/${req.httpVersion}`);
+    const conn = this.#connOf(req.socket);
+    const info = this.#newInfo(conn, req.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${req.httpVersion}`);
     rt.stats.downstream_rq_total.inc();
     rt.stats.downstream_rq_http1_total.inc();
     const admitted = this.#admit(req, rt, info, conn);

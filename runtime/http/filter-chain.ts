@@ -16,7 +16,7 @@ import { DataStatus, HeadersStatus, TrailersStatus, type BodyChunk } from './fil
  * - Only the stage that stopped can resume (`resume(index)`); stages before the stop point see
  *   every chunk as it arrives and are expected to Continue (a Stop from them while a later stage
  *   holds the buffer only buffers the chunk).
- * - Buffered bytes are bounded by `limit`: past it, Buffer statuses call `onOverflow` (the stream
+ * - Buffered bytes are bounded by `limit`: past it, Buffer statuses call the overflow handler (the stream
  *   answers 413 for requests, 500 for responses, as Envoy); Watermark statuses pause the source
  *   instead (`data()` returns false) until the stage continues (`onResume`).
  */
@@ -24,6 +24,11 @@ export interface ChainStage {
   headers?(headers: HeaderMap, endStream: boolean): HeadersStatus;
   data?(chunk: BodyChunk, endStream: boolean): DataStatus;
   trailers?(trailers: HeaderMap): TrailersStatus;
+}
+
+/** Told when a direction's buffer passes its limit under a Buffer status (413 / 500 in Envoy). */
+export interface ChainOverflowHandler {
+  chainOverflow(direction: ChainDirection): void;
 }
 
 export interface ChainSink {
@@ -44,7 +49,7 @@ export class ChainDirection {
   readonly #stages: readonly ChainStage[];
   readonly #sink: ChainSink;
   #limit: number;
-  readonly #onOverflow: () => void;
+  readonly #overflow: ChainOverflowHandler;
   onResume: (() => void) | undefined;
 
   #state: number[];
@@ -62,11 +67,11 @@ export class ChainDirection {
   /** Nested iteration guard: resume() from inside a callback is deferred. */
   #iterating = false;
 
-  constructor(stages: readonly ChainStage[], sink: ChainSink, limit: number, onOverflow: () => void) {
+  constructor(stages: readonly ChainStage[], sink: ChainSink, limit: number, overflow: ChainOverflowHandler) {
     this.#stages = stages;
     this.#sink = sink;
     this.#limit = limit;
-    this.#onOverflow = onOverflow;
+    this.#overflow = overflow;
     this.#state = stages.length === 0 ? NO_STATE : new Array<number>(stages.length).fill(UNREACHED);
   }
 
@@ -286,7 +291,7 @@ export class ChainDirection {
     }
     if (this.#buffered > this.#limit) {
       if (this.#watermark) this.#paused = true;
-      else this.#onOverflow();
+      else this.#overflow.chainOverflow(this);
     }
   }
 

@@ -1,6 +1,6 @@
 import { HeaderMap } from './header-map.ts';
 import type { StreamInfo } from './stream-info.ts';
-import { ChainDirection, type ChainStage } from './filter-chain.ts';
+import { ChainDirection, type ChainSink, type ChainStage } from './filter-chain.ts';
 import type { FilterCallbacks, HttpFilter, LocalReply } from './filter.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 import type { RouteEntry } from '../router/route-table.ts';
@@ -28,6 +28,7 @@ export class HttpStream {
   readonly res: SluiceResponse;
 
   readonly #filters: HttpFilter[];
+  readonly #sink: DownstreamSink;
   readonly #router: Router;
   #request: ChainDirection;
   #response: ChainDirection;
@@ -58,16 +59,20 @@ export class HttpStream {
     this.lastActivity = info.startMonotonic;
     this.idleTimeoutMs = rt.streamIdleTimeoutMs;
 
-    this.#filters = [];
-    for (let i = 0; i < rt.filters.length; i++) {
-      this.#filters.push(rt.filters[i].create(new StreamFilterCallbacks(this, i)));
-    }
     this.#router = new Router(this);
-    const reqStages: ChainStage[] = this.#filters.map(requestStage);
-    const resStages: ChainStage[] = [];
-    for (let i = this.#filters.length - 1; i >= 0; i--) resStages.push(responseStage(this.#filters[i]));
-    this.#request = new ChainDirection(reqStages, this.#router, rt.bufferLimit, () => this.#requestOverflow());
-    this.#response = new ChainDirection(resStages, this.#downstreamSink(), rt.bufferLimit, () => this.#responseOverflow());
+    this.#sink = new DownstreamSink(this);
+    if (rt.filters.length === 0) {
+      this.#filters = NO_FILTERS;
+      this.#request = new ChainDirection(NO_STAGES, this.#router, rt.bufferLimit, this);
+      this.#response = new ChainDirection(NO_STAGES, this.#sink, rt.bufferLimit, this);
+    } else {
+      this.#filters = [];
+      for (let i = 0; i < rt.filters.length; i++) {
+        this.#filters.push(rt.filters[i].create(new StreamFilterCallbacks(this, i)));
+      }
+      this.#request = new ChainDirection(this.#filters.map(requestStage), this.#router, rt.bufferLimit, this);
+      this.#response = new ChainDirection(this.#responseStages(), this.#sink, rt.bufferLimit, this);
+    }
     this.#readsBody = this.#request.inspectsBody;
   }
 
@@ -239,9 +244,7 @@ export class HttpStream {
     }
     if (reply.headers) for (const [k, v] of reply.headers) headers.add(k, v);
     // A fresh response chain: whatever the upstream response had done is discarded.
-    const resStages: ChainStage[] = [];
-    for (let i = this.#filters.length - 1; i >= 0; i--) resStages.push(responseStage(this.#filters[i]));
-    this.#response = new ChainDirection(resStages, this.#downstreamSink(), this.rt.bufferLimit, () => this.#responseOverflow());
+    this.#response = new ChainDirection(this.#responseStages(), this.#sink, this.rt.bufferLimit, this);
     this.responseHeaders = headers;
     this.info.responseHeaders = headers;
     const isHead = this.requestHeaders.get(':method') === 'HEAD';
@@ -328,15 +331,21 @@ export class HttpStream {
 
   // ---- downstream writing ----
 
-  #downstreamSink() {
-    return {
-      headers: (headers: HeaderMap, endStream: boolean) => this.#writeHeaders(headers, endStream),
-      data: (data: Buffer, endStream: boolean) => this.#writeData(data, endStream),
-      trailers: (_trailers: HeaderMap) => this.#writeData(EMPTY, true), // HTTP/1 trailers are dropped, as Envoy does by default
-    };
+  #responseStages(): ChainStage[] {
+    if (this.#filters.length === 0) return NO_STAGES;
+    const stages: ChainStage[] = [];
+    for (let i = this.#filters.length - 1; i >= 0; i--) stages.push(responseStage(this.#filters[i]));
+    return stages;
   }
 
-  #writeHeaders(headers: HeaderMap, endStream: boolean): void {
+  /** ChainOverflowHandler: a direction buffered past its limit. */
+  chainOverflow(direction: ChainDirection): void {
+    if (direction === this.#request) this.#requestOverflow();
+    else this.#responseOverflow();
+  }
+
+  /** @internal the response chain's sink (see DownstreamSink) */
+  writeHeaders(headers: HeaderMap, endStream: boolean): void {
     if (this.#ended || this.res.headersSent) return;
     const status = Number(headers.get(':status')) || 500;
     this.info.responseCode = status;
@@ -395,10 +404,11 @@ export class HttpStream {
     }
     const res = this.res;
     res.writeHead(status, flat as unknown as Record<string, string>);
-    if (endStream) this.#writeData(EMPTY, true);
+    if (endStream) this.writeData(EMPTY, true);
   }
 
-  #writeData(data: Buffer, endStream: boolean): boolean {
+  /** @internal the response chain's sink (see DownstreamSink) */
+  writeData(data: Buffer, endStream: boolean): boolean {
     if (this.#ended) return true;
     this.info.bytesSent += data.length;
     if (endStream) {
@@ -460,6 +470,26 @@ export class HttpStream {
       }
     }
     this.rt.accessLog?.log(info);
+  }
+}
+
+const NO_FILTERS: HttpFilter[] = [];
+const NO_STAGES: ChainStage[] = [];
+
+/** Where the response chain ends: the downstream connection. HTTP/1 trailers are dropped (Envoy's default). */
+class DownstreamSink implements ChainSink {
+  readonly #s: HttpStream;
+  constructor(stream: HttpStream) {
+    this.#s = stream;
+  }
+  headers(headers: HeaderMap, endStream: boolean): void {
+    this.#s.writeHeaders(headers, endStream);
+  }
+  data(data: Buffer, endStream: boolean): boolean {
+    return this.#s.writeData(data, endStream);
+  }
+  trailers(_trailers: HeaderMap): void {
+    this.#s.writeData(EMPTY, true);
   }
 }
 

@@ -49,50 +49,47 @@ export function isInternalAddress(ip: string): boolean {
   return false;
 }
 
-export interface ClientAddress {
-  /** The trusted client IP (for logs and internal/external classification). */
-  ip: string;
-  /** Whether it came from XFF rather than the socket. */
-  fromXff: boolean;
-}
+const NO_ENTRIES: string[] = [];
 
 function xffEntries(headers: HeaderMap): string[] {
   const v = headers.getJoined('x-forwarded-for');
-  if (v === undefined) return [];
+  if (v === undefined) return NO_ENTRIES;
   return v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
 /**
  * Applies Envoy's request-header rules in place. `peerIp` is the socket's remote address.
- * Returns the trusted client address.
+ * Returns the trusted client address when XFF rules took it from `x-forwarded-for`, else
+ * undefined (the socket peer is the client).
  */
 export function mutateRequestHeaders(
   headers: HeaderMap,
   config: HttpConnectionManager,
   peerIp: string,
   opts: { scheme: string; generateRequestId: boolean },
-): ClientAddress {
+): string | undefined {
   const hops = config.xff_num_trusted_hops ?? 0;
-  let client: ClientAddress;
+  let fromXff: string | undefined;
+  let clientIp = peerIp;
   let edge = false;
   if (config.use_remote_address === true) {
     const xff = hops > 0 ? xffEntries(headers) : [];
-    client = hops > 0 && xff.length >= hops ? { ip: xff[xff.length - hops], fromXff: true } : { ip: peerIp, fromXff: false };
+    if (hops > 0 && xff.length >= hops) clientIp = fromXff = xff[xff.length - hops];
     if (!config.skip_xff_append) {
       const existing = headers.getJoined('x-forwarded-for');
       headers.set('x-forwarded-for', existing === undefined ? peerIp : `${existing},${peerIp}`);
     }
-    const internal = isInternalAddress(client.ip);
+    const internal = isInternalAddress(clientIp);
     edge = !internal;
     if (edge) {
       for (const h of EDGE_SANITIZED) headers.remove(h);
-      headers.set('x-envoy-external-address', client.ip);
+      headers.set('x-envoy-external-address', clientIp);
     } else {
       headers.set('x-envoy-internal', 'true');
     }
   } else {
     const xff = xffEntries(headers);
-    client = xff.length > hops ? { ip: xff[xff.length - 1 - hops], fromXff: true } : { ip: peerIp, fromXff: false };
+    if (xff.length > hops) fromXff = xff[xff.length - 1 - hops];
   }
   // A client's x-forwarded-proto is trusted only behind trusted hops.
   if (hops === 0 || edge || !headers.has('x-forwarded-proto')) {
@@ -105,7 +102,7 @@ export function mutateRequestHeaders(
   }
   for (const h of config.route_config.internal_only_headers ?? []) if (edge) headers.remove(h);
   if (config.via) appendVia(headers, config.via);
-  return client;
+  return fromXff;
 }
 
 /** Envoy's `via`: appended to the request (upstream-bound) and response (downstream-bound) `via` header. */
