@@ -10,7 +10,7 @@ async function backends(t: Parameters<typeof startUpstream>[0], n: number) {
   return out;
 }
 
-function yaml(policy: string, endpoints: Array<{ port: number; weight?: number; address?: string }>, type = 'STATIC'): string {
+function yaml(policy: string, endpoints: Array<{ port: number; weight?: number; address?: string }>, type = 'STATIC', routeExtra = ''): string {
   return `
 admin:
   address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
@@ -30,7 +30,7 @@ static_resources:
               domains: ["*"]
               routes:
               - match: { prefix: "/" }
-                route: { cluster: pool }
+                route: { cluster: pool${routeExtra} }
           http_filters:
           - name: envoy.filters.http.router
   clusters:
@@ -129,4 +129,12 @@ test('LOGICAL_DNS uses the first address of its one hostname', async (t) => {
   const clusters = await (await request(p.admin('/clusters'))).body.text();
   const hosts = clusters.split('\n').filter((l) => l.endsWith('::hostname::localhost'));
   assert.equal(hosts.length, 1, clusters);
+});
+
+test('auto_host_rewrite sends the DNS hostname of the chosen host as the Host header', async (t) => {
+  const up = await startUpstream(t, echoHandler());
+  const p = await startProxy(t, yaml('ROUND_ROBIN', [{ port: up.port, address: 'localhost' }], 'LOGICAL_DNS', ', auto_host_rewrite: true'));
+  const res = await request(p.url('/'), { headers: { host: 'public.example.com' } });
+  const seen = (await res.body.json()) as { headers: Record<string, string> };
+  assert.equal(seen.headers['host'], 'localhost');
 });
