@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { GuestMemory, inBounds } from '../../abi/guest-memory.ts';
+
+const PAGE = 65536;
+
+// tsconfig's lib (esnext) and @types/node do not declare the WebAssembly namespace; the runtime has it.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+const { WebAssembly } = globalThis as unknown as {
+  WebAssembly: { Memory: new (desc: { initial: number; maximum?: number }) => WasmMemory };
+};
+const BAD_NUMBERS = [Number.NaN, Infinity, -Infinity, -1, -0.5, 1.5, 2 ** 32, 2 ** 53, Number.MAX_VALUE];
+
+function plain(size: number): { mem: GuestMemory; bytes: Uint8Array } {
+  const buffer = new ArrayBuffer(size);
+  return { mem: new GuestMemory({ buffer }), bytes: new Uint8Array(buffer) };
+}
+
+describe('inBounds', () => {
+  const rows: Array<[string, number, number, number, boolean]> = [
+    ['an empty range at 0 of empty memory', 0, 0, 0, true],
+    ['the whole memory', 16, 0, 16, true],
+    ['an empty range at the end', 16, 16, 0, true],
+    ['an empty range one past the end', 16, 17, 0, false],
+    ['a range ending one past the end', 16, 8, 9, false],
+    ['a pointer at the size with length 1', 16, 16, 1, false],
+    ['u32-max pointer and length whose sum would wrap in 32 bits', 16, 0xffffffff, 1, false],
+    ['a length that would wrap to a small end', 16, 4, 0xfffffffd, false],
+  ];
+  for (const [what, size, ptr, len, ok] of rows) {
+    test(`${ok ? 'accepts' : 'refuses'} ${what}`, () => assert.equal(inBounds(size, ptr, len), ok));
+  }
+
+  test('refuses NaN, infinities, negatives, fractions and values ≥ 2^32 as pointer or length', () => {
+    for (const x of BAD_NUMBERS) {
+      assert.equal(inBounds(2 ** 33, x, 0), false, `ptr ${x}`);
+      assert.equal(inBounds(2 ** 33, 0, x), false, `len ${x}`);
+    }
+  });
+});
+
+describe('GuestMemory.read', () => {
+  test('returns a copy, not a view over guest memory', () => {
+    const { mem, bytes } = plain(16);
+    bytes.set([1, 2, 3], 4);
+    const got = mem.read(4, 3);
+    assert.deepEqual(got, Uint8Array.of(1, 2, 3));
+    bytes[4] = 99;
+    assert.equal(got?.[0], 1);
+    assert.notEqual(got?.buffer, bytes.buffer);
+  });
+
+  test('accepts (0, 0) as empty even on an empty memory', () => {
+    assert.deepEqual(plain(0).mem.read(0, 0), new Uint8Array(0));
+  });
+
+  test('reads the last byte and an empty range at the end', () => {
+    const { mem, bytes } = plain(16);
+    bytes[15] = 7;
+    assert.deepEqual(mem.read(15, 1), Uint8Array.of(7));
+    assert.deepEqual(mem.read(16, 0), new Uint8Array(0));
+  });
+
+  test('returns undefined when ptr = size, ptr + len = size + 1, or past the end', () => {
+    const { mem } = plain(16);
+    assert.equal(mem.read(16, 1), undefined);
+    assert.equal(mem.read(0, 17), undefined);
+    assert.equal(mem.read(15, 2), undefined);
+    assert.equal(mem.read(17, 0), undefined);
+    assert.equal(mem.read(0xffffffff, 0xffffffff), undefined);
+  });
+
+  test('returns undefined and never throws for bad guest numbers', () => {
+    const { mem } = plain(16);
+    for (const x of BAD_NUMBERS) {
+      assert.equal(mem.read(x, 1), undefined, `ptr ${x}`);
+      assert.equal(mem.read(0, x), undefined, `len ${x}`);
+    }
+  });
+});
+
+describe('GuestMemory.write', () => {
+  test('copies bytes to the pointer', () => {
+    const { mem, bytes } = plain(8);
+    assert.equal(mem.write(5, Uint8Array.of(9, 8, 7)), true);
+    assert.deepEqual(bytes, Uint8Array.of(0, 0, 0, 0, 0, 9, 8, 7));
+  });
+
+  test('writes nothing and returns false when the range ends one past the end', () => {
+    const { mem, bytes } = plain(8);
+    assert.equal(mem.write(6, Uint8Array.of(1, 2, 3)), false);
+    assert.deepEqual(bytes, new Uint8Array(8));
+  });
+
+  test('accepts an empty write at the end and refuses one past it', () => {
+    const { mem } = plain(8);
+    assert.equal(mem.write(8, new Uint8Array(0)), true);
+    assert.equal(mem.write(9, new Uint8Array(0)), false);
+  });
+
+  test('returns false and never throws for bad guest pointers', () => {
+    const { mem } = plain(8);
+    for (const x of BAD_NUMBERS) assert.equal(mem.write(x, Uint8Array.of(1)), false, `ptr ${x}`);
+  });
+
+  test('handles a source that is a view over the same memory', () => {
+    const buffer = new ArrayBuffer(8);
+    const bytes = new Uint8Array(buffer);
+    bytes.set([1, 2, 3, 4]);
+    const mem = new GuestMemory({ buffer });
+    assert.equal(mem.write(2, bytes.subarray(0, 4)), true);
+    assert.deepEqual(bytes, Uint8Array.of(1, 2, 1, 2, 3, 4, 0, 0));
+  });
+});
+
+describe('GuestMemory u32', () => {
+  test('reads and writes little-endian', () => {
+    const { mem, bytes } = plain(8);
+    assert.equal(mem.writeU32(4, 0x01020304), true);
+    assert.deepEqual(bytes.subarray(4), Uint8Array.of(4, 3, 2, 1));
+    assert.equal(mem.readU32(4), 0x01020304);
+  });
+
+  test('reads values ≥ 2^31 as unsigned', () => {
+    const { mem, bytes } = plain(4);
+    bytes.set([0xff, 0xff, 0xff, 0xff]);
+    assert.equal(mem.readU32(0), 0xffffffff);
+  });
+
+  test('stores a negative i32 as its unsigned twin', () => {
+    const { mem } = plain(4);
+    assert.equal(mem.writeU32(0, -1), true);
+    assert.equal(mem.readU32(0), 0xffffffff);
+  });
+
+  test('refuses a u32 whose last byte is past the end, at ptr = size - 3 and beyond', () => {
+    const { mem, bytes } = plain(8);
+    assert.equal(mem.readU32(5), undefined);
+    assert.equal(mem.readU32(8), undefined);
+    assert.equal(mem.writeU32(5, 1), false);
+    assert.deepEqual(bytes, new Uint8Array(8));
+    assert.equal(mem.readU32(0xfffffffe), undefined);
+  });
+
+  test('never throws for bad guest pointers', () => {
+    const { mem } = plain(8);
+    for (const x of BAD_NUMBERS) {
+      assert.equal(mem.readU32(x), undefined, `ptr ${x}`);
+      assert.equal(mem.writeU32(x, 1), false, `ptr ${x}`);
+    }
+  });
+
+  test('refuses to write a value that is not an i32 or u32 integer', () => {
+    const { mem, bytes } = plain(4);
+    for (const v of [Number.NaN, 1.5, 2 ** 32, -(2 ** 31) - 1, Infinity]) {
+      assert.equal(mem.writeU32(0, v), false, `value ${v}`);
+    }
+    assert.deepEqual(bytes, new Uint8Array(4));
+  });
+});
+
+describe('GuestMemory.readString', () => {
+  test('decodes UTF-8 and replaces invalid bytes with U+FFFD', () => {
+    const { mem, bytes } = plain(8);
+    bytes.set([0x68, 0x69, 0xc3, 0xa9, 0xff]);
+    assert.equal(mem.readString(0, 4), 'hié');
+    assert.equal(mem.readString(4, 1), '\ufffd');
+    assert.equal(mem.readString(8, 0), '');
+  });
+
+  test('returns undefined out of bounds', () => {
+    const { mem } = plain(8);
+    assert.equal(mem.readString(4, 5), undefined);
+    assert.equal(mem.readString(Number.NaN, 0), undefined);
+  });
+});
+
+describe('GuestMemory over WebAssembly.Memory', () => {
+  test('sees the new buffer after the memory grows between calls', () => {
+    const wasm = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    const mem = new GuestMemory(wasm);
+    const oldBuffer = wasm.buffer;
+    assert.equal(mem.size, PAGE);
+    assert.equal(mem.read(PAGE, 1), undefined);
+    assert.equal(mem.write(PAGE - 4, Uint8Array.of(1, 2, 3, 4)), true);
+
+    wasm.grow(1);
+    assert.equal(oldBuffer.byteLength, 0, 'the old buffer is detached');
+    assert.equal(mem.size, 2 * PAGE);
+    assert.deepEqual(mem.read(PAGE - 4, 4), Uint8Array.of(1, 2, 3, 4));
+    assert.equal(mem.writeU32(PAGE, 0xdeadbeef), true);
+    assert.equal(mem.readU32(PAGE), 0xdeadbeef);
+    assert.deepEqual(mem.read(2 * PAGE - 1, 1), Uint8Array.of(0));
+    assert.equal(mem.read(2 * PAGE, 1), undefined);
+    assert.deepEqual(mem.read(2 * PAGE, 0), new Uint8Array(0));
+  });
+
+  test('keeps a read copy valid after the memory grows', () => {
+    const wasm = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    const mem = new GuestMemory(wasm);
+    mem.write(0, Uint8Array.of(5, 6));
+    const copy = mem.read(0, 2);
+    wasm.grow(2);
+    assert.deepEqual(copy, Uint8Array.of(5, 6));
+    assert.equal(mem.size, 3 * PAGE);
+  });
+});
