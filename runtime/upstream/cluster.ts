@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Cluster as ClusterConfig, LbEndpoint } from '../config/types.ts';
-import { Host, HOST_STAT_NAMES, type HostStats, type PoolOptions } from './host.ts';
+import { Host, HOST_STAT_NAMES, hostKey, type HostStats, type PoolOptions, type ResolvedEndpoint } from './host.ts';
 import { createLoadBalancer, type LoadBalancer } from './load-balancer.ts';
 import type { Counter, Gauge, Histogram, Stats } from '../stats/types.ts';
 import type { Logger } from '../log.ts';
@@ -84,14 +84,6 @@ export interface CircuitBreakers {
   max_retries: number;
 }
 
-interface ResolvedEndpoint {
-  address: string;
-  port: number;
-  hostname?: string;
-  weight: number;
-  priority: number;
-  locality?: { region?: string; zone?: string; sub_zone?: string };
-}
 
 /**
  * One upstream cluster on one worker: its hosts (resolved for DNS types), load balancer,
@@ -224,7 +216,11 @@ export class Cluster {
         } catch (err) {
           this.#log.warn({ cluster: this.name, hostname: name, err: (err as Error).message }, 'dns resolution failed');
           // Keep the hosts we had for this name (Envoy keeps the last good resolution).
-          for (const h of this.#hosts) if (h.hostname === name) out.push({ ...h, weight: h.weight });
+          for (const h of this.#hosts) {
+            if (h.hostname === name) {
+              out.push({ address: h.address, port: h.port, hostname: h.hostname, weight: h.weight, priority: h.priority, locality: h.locality });
+            }
+          }
         }
       }
     }
@@ -236,7 +232,7 @@ export class Cluster {
     const old = new Map(this.#hosts.map((h) => [`${h.key}|${h.weight}|${h.priority}|${h.hostname ?? ''}`, h]));
     const next: Host[] = [];
     for (const ep of endpoints) {
-      const key = `${ep.address.includes(':') ? `[${ep.address}]` : ep.address}:${ep.port}`;
+      const key = hostKey(ep.address, ep.port);
       const id = `${key}|${ep.weight}|${ep.priority}|${ep.hostname ?? ''}`;
       const existing = old.get(id);
       if (existing) {

@@ -24,6 +24,21 @@ export const HOST_STAT_NAMES = [
   'rq_active',
 ] as const;
 
+/** One resolved endpoint of a cluster: what a Host is made from. */
+export interface ResolvedEndpoint {
+  address: string;
+  port: number;
+  hostname?: string;
+  weight: number;
+  priority: number;
+  locality?: { region?: string; zone?: string; sub_zone?: string };
+}
+
+/** `ip:port` (IPv6 in brackets), as Envoy prints hosts. */
+export function hostKey(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
 export interface PoolOptions {
   connectTimeoutMs: number;
   idleTimeoutMs: number;
@@ -48,13 +63,7 @@ export class Host {
   readonly stats: HostStats;
   activeRequests = 0;
 
-  constructor(init: {
-    address: string;
-    port: number;
-    hostname?: string;
-    weight: number;
-    priority: number;
-    locality?: { region?: string; zone?: string; sub_zone?: string };
+  constructor(init: ResolvedEndpoint & {
     pool: PoolOptions;
     stats: HostStats;
     onConnect: () => void;
@@ -63,7 +72,7 @@ export class Host {
   }) {
     this.address = init.address;
     this.port = init.port;
-    this.key = init.address.includes(':') ? `[${init.address}]:${init.port}` : `${init.address}:${init.port}`;
+    this.key = hostKey(init.address, init.port);
     this.hostname = init.hostname;
     this.weight = init.weight;
     this.priority = init.priority;

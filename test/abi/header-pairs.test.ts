@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodePairs, encodePairs } from '../../abi/header-pairs.ts';
+import { prng } from '../helpers/prng.ts';
 
 // The §5.1 example {"a":"1","b":"22"}, 29 bytes.
 const GOLDEN = Uint8Array.from([
@@ -16,17 +17,6 @@ const GOLDEN = Uint8Array.from([
 ]);
 const GOLDEN_PAIRS: Array<[string, string]> = [['a', '1'], ['b', '22']];
 
-/** mulberry32: small seeded PRNG so the fuzz run is the same every time. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('encodePairs', () => {
   test('writes the 2-pair golden bytes of the ABI reference', () => {

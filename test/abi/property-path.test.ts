@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodePropertyPath, encodePropertyPath, propertyKey } from '../../abi/property-path.ts';
+import { prng } from '../helpers/prng.ts';
 
 const te = new TextEncoder();
 const bytes = (s: string) => te.encode(s);
 
-/** mulberry32: small seeded PRNG so the fuzz run is the same every time. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('encodePropertyPath', () => {
   test('joins the §5.2 example with single NULs and no trailing NUL', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadConfigText } from '../../runtime/config/load.ts';
-import { assertOneProblem, configYaml, HCM_TYPE, indent, lineOf, problemsOf } from './helpers.ts';
+import { assertOneProblem, configYaml, HCM_TYPE, lineOf, problemsOf } from './helpers.ts';
 
 const L = 'static_resources.listeners[0]';
 

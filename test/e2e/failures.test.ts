@@ -16,11 +16,10 @@ async function stat(adminUrl: string, name: string): Promise<number | undefined>
 
 test('answers 404 with flag NR when no route matches', async (t) => {
   const up = await startUpstream(t, echoHandler());
-  const p = await startProxy(t, (dir) =>
+  const p = await startProxy(t,
     proxyYaml({
       clusters: [{ name: 'backend', ports: [up.port] }],
       routes: `              - match: { prefix: "/api" }\n                route: { cluster: backend }`,
-      accessLogPath: join(dir, 'access.log'),
       accessLogFormat: FORMAT,
     }),
   );
@@ -54,11 +53,10 @@ test('answers 504 with flag UT when the route timeout expires, and counts upstre
     // Never answers /slow; closes when the proxy gives up.
     if (req.url !== '/slow') res.end('ok');
   });
-  const p = await startProxy(t, (dir) =>
+  const p = await startProxy(t,
     proxyYaml({
       clusters: [{ name: 'backend', ports: [up.port] }],
       routes: `              - match: { prefix: "/" }\n                route: { cluster: backend, timeout: 0.2s }`,
-      accessLogPath: join(dir, 'access.log'),
       accessLogFormat: FORMAT,
     }),
   );
@@ -119,11 +117,10 @@ test('resets the downstream when the upstream dies after sending headers', async
 
 test('answers 431 when request headers exceed max_request_headers_kb', async (t) => {
   const up = await startUpstream(t, echoHandler());
-  const p = await startProxy(t, (dir) =>
+  const p = await startProxy(t,
     proxyYaml({
       clusters: [{ name: 'backend', ports: [up.port] }],
       hcmExtra: '          max_request_headers_kb: 2',
-      accessLogPath: join(dir, 'access.log'),
       accessLogFormat: FORMAT,
     }),
   );
@@ -172,11 +169,10 @@ test('logs DC and aborts the upstream request when the client disconnects mid-re
 
 test('answers 503 NC when the route names a cluster that is missing (cluster_header)', async (t) => {
   const up = await startUpstream(t, echoHandler());
-  const p = await startProxy(t, (dir) =>
+  const p = await startProxy(t,
     proxyYaml({
       clusters: [{ name: 'backend', ports: [up.port] }],
       routes: `              - match: { prefix: "/" }\n                route: { cluster_header: x-cluster }`,
-      accessLogPath: join(dir, 'access.log'),
       accessLogFormat: FORMAT,
     }),
   );

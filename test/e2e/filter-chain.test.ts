@@ -9,6 +9,15 @@ import '../fixtures/filters/test-filters.ts';
 const FILTERS = fileURLToPath(new URL('../fixtures/filters/test-filters.ts', import.meta.url));
 const T = 'type.googleapis.com/sluice.test.';
 
+/** Envoy's buffer filter entry for `http_filters`. */
+function bufferFilter(maxRequestBytes: number): string {
+  return `
+          - name: envoy.filters.http.buffer
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer
+              max_request_bytes: ${maxRequestBytes}`;
+}
+
 function filter(name: string, type: string, body = ''): string {
   return `
           - name: ${name}
@@ -106,11 +115,7 @@ test('the buffer filter answers 413 when the request body exceeds max_request_by
     t,
     proxyYaml({
       clusters: [{ name: 'backend', ports: [up.port] }],
-      filters: `
-          - name: envoy.filters.http.buffer
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer
-              max_request_bytes: 1000`,
+      filters: bufferFilter(1000),
     }),
   );
   const small = await request(p.url('/'), { method: 'POST', body: Buffer.alloc(500, 1) });
@@ -126,11 +131,7 @@ test('the buffer filter raises the stream buffer limit to max_request_bytes', as
     t,
     proxyYaml({
       clusters: [{ name: 'backend', ports: [up.port] }],
-      filters: `
-          - name: envoy.filters.http.buffer
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer
-              max_request_bytes: 3000000`,
+      filters: bufferFilter(3000000),
     }),
   );
   // 2 MB: above the listener's 1 MiB default buffer limit, below max_request_bytes.

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import net from 'node:net';
 import { once } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -52,12 +51,11 @@ async function rawConnection(t: { after(fn: () => void): void }, port: number) {
 
 test('answers 504 "stream timeout" with flag SI when a complete request sees no activity for stream_idle_timeout', async (t) => {
   const up = await silentUpstream(t);
-  const p = await startProxy(t, (dir) =>
+  const p = await startProxy(t,
     proxyYaml({
       clusters: [{ name: 'backend', ports: [up.port] }],
       routes: `              - match: { prefix: "/" }\n                route: { cluster: backend, timeout: 0s }`,
       hcmExtra: '          stream_idle_timeout: 0.3s',
-      accessLogPath: join(dir, 'access.log'),
       accessLogFormat: FORMAT,
     }),
   );
@@ -71,12 +69,11 @@ test('answers 504 "stream timeout" with flag SI when a complete request sees no 
 
 test('answers 408 "stream timeout" with flag SI when the request body stalls past stream_idle_timeout', async (t) => {
   const up = await silentUpstream(t);
-  const p = await startProxy(t, (dir) =>
+  const p = await startProxy(t,
     proxyYaml({
       clusters: [{ name: 'backend', ports: [up.port] }],
       routes: `              - match: { prefix: "/" }\n                route: { cluster: backend, timeout: 0s }`,
       hcmExtra: '          stream_idle_timeout: 0.3s',
-      accessLogPath: join(dir, 'access.log'),
       accessLogFormat: FORMAT,
     }),
   );
@@ -97,12 +94,11 @@ test('resets the downstream with flag SI when a streaming response stalls after 
     res.write('data: first\n\n');
     // ... and nothing more: the stream goes idle.
   });
-  const p = await startProxy(t, (dir) =>
+  const p = await startProxy(t,
     proxyYaml({
       clusters: [{ name: 'backend', ports: [up.port] }],
       routes: `              - match: { prefix: "/" }\n                route: { cluster: backend, timeout: 0s }`,
       hcmExtra: '          stream_idle_timeout: 0.3s',
-      accessLogPath: join(dir, 'access.log'),
       accessLogFormat: FORMAT,
     }),
   );
@@ -120,12 +116,11 @@ test('keeps a slowly uploading stream alive while request bytes keep arriving wi
     req.on('data', (c: Buffer) => (received += c.length));
     req.on('end', () => res.end(`got ${received}`));
   });
-  const p = await startProxy(t, (dir) =>
+  const p = await startProxy(t,
     proxyYaml({
       clusters: [{ name: 'backend', ports: [up.port] }],
       routes: `              - match: { prefix: "/" }\n                route: { cluster: backend, timeout: 0s }`,
       hcmExtra: '          stream_idle_timeout: 0.4s',
-      accessLogPath: join(dir, 'access.log'),
       accessLogFormat: FORMAT,
     }),
   );
@@ -150,11 +145,10 @@ test('keeps a slowly uploading stream alive while request bytes keep arriving wi
 
 test('answers 408 "request timeout" when the request body is not complete within request_timeout', async (t) => {
   const up = await silentUpstream(t);
-  const p = await startProxy(t, (dir) =>
+  const p = await startProxy(t,
     proxyYaml({
       clusters: [{ name: 'backend', ports: [up.port] }],
       hcmExtra: '          request_timeout: 0.3s',
-      accessLogPath: join(dir, 'access.log'),
       accessLogFormat: FORMAT,
     }),
   );
@@ -246,12 +240,11 @@ test('disables the route timeout with timeout: 0s and sends no x-envoy-expected-
 
 test('honours x-envoy-upstream-rq-timeout-ms from an internal client over the route timeout (504 UT)', async (t) => {
   const up = await silentUpstream(t);
-  const p = await startProxy(t, (dir) =>
+  const p = await startProxy(t,
     proxyYaml({
       clusters: [{ name: 'backend', ports: [up.port] }],
       routes: `              - match: { prefix: "/" }\n                route: { cluster: backend, timeout: 20s }`,
       hcmExtra: '          use_remote_address: true',
-      accessLogPath: join(dir, 'access.log'),
       accessLogFormat: FORMAT,
     }),
   );

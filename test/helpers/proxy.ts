@@ -24,13 +24,18 @@ export interface ClusterSpec {
   extra?: string;
 }
 
-/** A bootstrap YAML for one listener (port 0) with the given route_config body, filters and clusters. */
+/** Stands for `<the test's temp dir>/access.log`; startProxy fills it in (see `accessLog()`). */
+const ACCESS_LOG_IN_TEST_DIR = '@TEST_DIR@/access.log';
+
+/**
+ * A bootstrap YAML for one listener (port 0) with the given route_config body, filters and clusters. */
 export function proxyYaml(opts: {
   routes?: string;
   virtualHosts?: string;
   clusters: ClusterSpec[];
   hcmExtra?: string;
   filters?: string;
+  /** Default: the test dir's access.log when `accessLogFormat` is given, else no access log. */
   accessLogPath?: string;
   accessLogFormat?: string;
 }): string {
@@ -41,15 +46,16 @@ export function proxyYaml(opts: {
             domains: ["*"]
             routes:
 ${opts.routes ?? `              - match: { prefix: "/" }\n                route: { cluster: ${opts.clusters[0]?.name ?? 'backend'} }`}`;
+  const accessLogPath = opts.accessLogPath ?? (opts.accessLogFormat === undefined ? undefined : ACCESS_LOG_IN_TEST_DIR);
   const accessLog =
-    opts.accessLogPath === undefined
+    accessLogPath === undefined
       ? ''
       : `
           access_log:
             - name: envoy.access_loggers.file
               typed_config:
                 "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
-                path: ${JSON.stringify(opts.accessLogPath)}${
+                path: ${JSON.stringify(accessLogPath)}${
                   opts.accessLogFormat === undefined
                     ? ''
                     : `
@@ -110,7 +116,7 @@ export async function startProxy(
   opts: { concurrency?: number; preload?: string[]; drainTimeoutMs?: number } = {},
 ): Promise<ProxyUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
-  const text = typeof yaml === 'string' ? yaml : yaml(dir);
+  const text = (typeof yaml === 'string' ? yaml : yaml(dir)).replaceAll(ACCESS_LOG_IN_TEST_DIR, join(dir, 'access.log'));
   const file = join(dir, 'envoy.yaml');
   writeFileSync(file, text);
   const config = loadConfigText(text, file);
