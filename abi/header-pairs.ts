@@ -7,7 +7,9 @@
  *   N × { u32 key_len, u32 value_len }     all sizes first
  *   N × { key bytes, 0x00, value bytes, 0x00 }
  *
- * Pure: no project or `node:*` imports. Strings are UTF-8.
+ * Pure: no project or `node:*` imports. Strings are UTF-8 by default; with `{ latin1: true }` they are
+ * byte strings (one char per byte, code 0..255), which is how Node hands HTTP header names and values
+ * to the proxy, so a guest's bytes reach the wire unchanged and invalid UTF-8 is not refused.
  */
 
 /** cpp-host `PairsUtil::toPairs` refuses more than this many pairs. */
@@ -20,6 +22,30 @@ export type DecodePairsResult =
 export interface DecodePairsOptions {
   /** Upper bound on N; larger counts are rejected before any allocation. Default 1024 (cpp-host). */
   maxPairs?: number;
+  /** Decode keys and values as byte strings instead of UTF-8 (nothing is refused as invalid). */
+  latin1?: boolean;
+}
+
+export interface EncodePairsOptions {
+  /** Encode keys and values as byte strings: each char code's low 8 bits are one byte. */
+  latin1?: boolean;
+}
+
+/** Byte string (one char per byte) of `bytes`. */
+export function bytesToLatin1(bytes: Uint8Array): string {
+  let out = '';
+  const CHUNK = 8192;
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[]);
+  }
+  return out;
+}
+
+/** Bytes of a byte string; char codes above 255 keep their low 8 bits. */
+export function latin1ToBytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
 }
 
 const encoder = new TextEncoder();
@@ -32,8 +58,9 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * encoding; a host returning an empty map to a guest writes ptr 0 / size 0 instead (§1), which is
  * the caller's decision. Lone surrogates in a string are encoded as U+FFFD by TextEncoder.
  */
-export function encodePairs(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
-  const encoded = pairs.map(([k, v]) => [encoder.encode(k), encoder.encode(v)] as const);
+export function encodePairs(pairs: ReadonlyArray<readonly [string, string]>, opts: EncodePairsOptions = {}): Uint8Array {
+  const enc = opts.latin1 === true ? latin1ToBytes : (s: string) => encoder.encode(s);
+  const encoded = pairs.map(([k, v]) => [enc(k), enc(v)] as const);
   let total = 4 + 8 * encoded.length;
   for (const [k, v] of encoded) total += k.length + 1 + v.length + 1;
 
@@ -82,10 +109,10 @@ export function decodePairs(bytes: Uint8Array, opts: DecodePairsOptions = {}): D
   for (let i = 0; i < count; i++) {
     const keyLen = view.getUint32(4 + i * 8, true);
     const valueLen = view.getUint32(8 + i * 8, true);
-    const key = readTerminated(bytes, dataAt, keyLen);
+    const key = readTerminated(bytes, dataAt, keyLen, opts.latin1 === true);
     if (typeof key !== 'string') return { ok: false, error: `pair ${i} key: ${key.error}` };
     dataAt += keyLen + 1;
-    const value = readTerminated(bytes, dataAt, valueLen);
+    const value = readTerminated(bytes, dataAt, valueLen, opts.latin1 === true);
     if (typeof value !== 'string') return { ok: false, error: `pair ${i} value: ${value.error}` };
     dataAt += valueLen + 1;
     pairs.push([key, value]);
@@ -94,12 +121,13 @@ export function decodePairs(bytes: Uint8Array, opts: DecodePairsOptions = {}): D
   return { ok: true, pairs };
 }
 
-function readTerminated(bytes: Uint8Array, at: number, size: number): string | { error: string } {
+function readTerminated(bytes: Uint8Array, at: number, size: number, latin1: boolean): string | { error: string } {
   // Numbers here stay below 2^53 (u32 sizes), so plain arithmetic cannot wrap.
   if (at + size + 1 > bytes.byteLength) {
     return { error: `${size} bytes at offset ${at} plus terminator run past the end (${bytes.byteLength})` };
   }
   if (bytes[at + size] !== 0) return { error: `missing 0x00 terminator at offset ${at + size}` };
+  if (latin1) return bytesToLatin1(bytes.subarray(at, at + size));
   try {
     return decoder.decode(bytes.subarray(at, at + size));
   } catch {

@@ -9,6 +9,10 @@ export const ErrorCode = {
   CLI_USAGE: 'SLUICE_ERR_CLI_USAGE',
   LISTEN: 'SLUICE_ERR_LISTEN',
   INTERNAL: 'SLUICE_ERR_INTERNAL',
+  /** A wasm module does not compile, lacks required exports or imports what Sluice does not provide. */
+  WASM_LOAD: 'SLUICE_ERR_WASM_LOAD',
+  /** A plugin's `proxy_on_vm_start` / `proxy_on_configure` returned false, or start-up trapped. */
+  WASM_PLUGIN_START: 'SLUICE_ERR_WASM_PLUGIN_START',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

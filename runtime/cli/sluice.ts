@@ -1,24 +1,32 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { loadConfigFile } from '../config/load.ts';
 import { ConfigError, SluiceError, formatProblem } from '../errors.ts';
 import { Sluice } from '../server/supervisor.ts';
 import { validateSnapshot } from '../server/validate.ts';
 import { isLogLevel, LOG_LEVELS } from '../log.ts';
 import { SLUICE_VERSION } from '../version.ts';
+import { inspectWasm, formatInspection } from '../wasm/inspect.ts';
+import { WasmParseError } from '../../abi/wasm-binary.ts';
 
 const USAGE = `sluice ${SLUICE_VERSION}: a WASM-extensible HTTP proxy configured with Envoy v3 YAML
 
 Usage:
   sluice run -c FILE [--concurrency N] [--log-level LEVEL] [--drain-time-s S]
   sluice validate -c FILE
+  sluice inspect FILE.wasm [--json]
   sluice version
 
 Commands:
   run        Run the proxy until SIGTERM/SIGINT, then drain (in-flight requests finish, HTTP/1
              responses carry Connection: close) and exit 0.
   validate   Check a config file: exit 0 if valid, else print one line per problem and exit 1.
+  inspect    Describe a wasm module: proxy-wasm ABI version, exports, imports (marking any Sluice
+             does not provide or whose signature differs), memory limits, size, sha256, start
+             section. --json prints one JSON object. Exit 1 if the file is missing, is not a wasm
+             module, or V8 rejects it.
 
 Options:
   -c, --config-path FILE   Envoy v3 bootstrap YAML (or JSON)
@@ -45,6 +53,37 @@ function loadOrExit(path: string | undefined) {
   }
 }
 
+function inspect(args: string[]): void {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { json: { type: 'boolean' } }, strict: true, allowPositionals: true });
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${USAGE}`, 2);
+  }
+  if (parsed.positionals.length !== 1) fail(`inspect takes exactly one FILE.wasm\n\n${USAGE}`, 2);
+  const file = parsed.positionals[0];
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(resolve(file)));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    fail(`sluice inspect: cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
+  let report;
+  try {
+    report = inspectWasm(bytes);
+  } catch (err) {
+    if (err instanceof WasmParseError) fail(`sluice inspect: ${file} is not a WebAssembly module: ${err.message}`);
+    throw err;
+  }
+  process.stdout.write(parsed.values.json ? `${JSON.stringify({ file, ...report })}\n` : formatInspection(report, file));
+  if (!report.valid) {
+    // exitCode rather than exit(): stdout may be a pipe still flushing the report.
+    process.stderr.write(`sluice inspect: ${file} is not a valid WebAssembly module: ${report.validationError ?? 'V8 rejects it'}\n`);
+    process.exitCode = 1;
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
@@ -53,6 +92,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'version' || command === '--version') {
     process.stdout.write(`${SLUICE_VERSION}\n`);
+    return;
+  }
+  if (command === 'inspect') {
+    inspect(rest);
     return;
   }
   let parsed;

@@ -4,6 +4,7 @@ import type { Parser } from '../config/schema.ts';
 import type { HttpFilterFactory } from './filter.ts';
 import type { Stats } from '../stats/types.ts';
 import type { Logger } from '../log.ts';
+import type { WasmRuntime } from '../wasm/wasm-runtime.ts';
 
 /**
  * HTTP filter extensions by `@type`, as Envoy resolves them. A module that implements a filter
@@ -15,6 +16,8 @@ import type { Logger } from '../log.ts';
 export interface FilterBuildContext {
   log: Logger;
   stats: Stats;
+  /** The worker's wasm runtime, created on first use (only configs with wasm filters pay for it). */
+  wasm?: () => WasmRuntime;
 }
 
 export type HttpFilterBuilder = (config: HttpFilterConfig, ctx: FilterBuildContext) => HttpFilterFactory;

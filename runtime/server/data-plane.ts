@@ -8,6 +8,7 @@ import { compileHeaderValueTemplate } from '../accesslog/formatter.ts';
 import { buildHttpFilters } from '../http/filter-registry.ts';
 import type { Stats } from '../stats/types.ts';
 import type { Logger } from '../log.ts';
+import { WasmRuntime, type WasmWorkerInit } from '../wasm/wasm-runtime.ts';
 
 /** `listener.<name>.` stat segment: the stat_prefix, else the bound address with `:` → `_`. */
 export function listenerStatName(l: Listener, address = l.address.address, port = l.address.port_value): string {
@@ -33,13 +34,38 @@ export class DataPlane {
   readonly #managers = new Map<string, ConnectionManager>();
   readonly #loggers: AccessLogger[] = [];
   #shuttingDown = false;
+  readonly #wasmInit: WasmWorkerInit | undefined;
+  readonly #globalStatValue: ((name: string) => number | undefined) | undefined;
+  #wasm: WasmRuntime | undefined;
 
-  constructor(opts: { stats: Stats; log: Logger; workerIndex: number; concurrency: number }) {
+  constructor(opts: {
+    stats: Stats;
+    log: Logger;
+    workerIndex: number;
+    concurrency: number;
+    wasm?: WasmWorkerInit;
+    globalStatValue?: (name: string) => number | undefined;
+  }) {
     this.#stats = opts.stats;
     this.#log = opts.log;
     this.#workerIndex = opts.workerIndex;
     this.#concurrency = opts.concurrency;
+    this.#wasmInit = opts.wasm;
+    this.#globalStatValue = opts.globalStatValue;
   }
+
+  /** The worker's wasm runtime (VMs, shared data and queues), made on first use. */
+  get wasm(): WasmRuntime | undefined {
+    return this.#wasm;
+  }
+
+  #wasmRuntime = (): WasmRuntime => {
+    if (this.#wasm === undefined) {
+      this.#wasm = new WasmRuntime({ log: this.#log, stats: this.#stats, init: this.#wasmInit, globalStatValue: this.#globalStatValue });
+      this.#wasm.clusters = this.#clusters;
+    }
+    return this.#wasm;
+  };
 
   get clusters(): ClusterManager | undefined {
     return this.#clusters;
@@ -93,7 +119,7 @@ export class DataPlane {
       config: hcm,
       stats: hcmStats(this.#stats, hcm.stat_prefix),
       routeTable: RouteTable.compile(hcm.route_config, { compileValue: compileHeaderValueTemplate }),
-      filters: buildHttpFilters(hcm.http_filters.slice(0, -1), { log: this.#log, stats: this.#stats }),
+      filters: buildHttpFilters(hcm.http_filters.slice(0, -1), { log: this.#log, stats: this.#stats, wasm: this.#wasmRuntime }),
       clusters,
       accessLog,
       log: this.#log,
@@ -108,6 +134,7 @@ export class DataPlane {
     this.#shuttingDown = true;
     await Promise.all([...this.#managers.values()].map((m) => m.drain(timeoutMs)));
     await this.#clusters?.close();
+    this.#wasm?.close();
     await Promise.all(this.#loggers.map((l) => l.close()));
   }
 

@@ -1,6 +1,7 @@
 import type { Bootstrap } from '../config/types.ts';
 import type { LogLevel } from '../log.ts';
 import type { BoundListener } from './data-plane.ts';
+import type { WasmWorkerInit } from '../wasm/wasm-runtime.ts';
 
 /** The protocol between the supervisor (main thread) and data-plane workers. */
 export interface WorkerInit {
@@ -13,6 +14,8 @@ export interface WorkerInit {
   ports: Record<string, number> | undefined;
   /** Modules each worker imports before building filters (extensions registering filters). */
   preload: string[];
+  /** Modules compiled on the main thread, and the process-wide shared data and queues. */
+  wasm: WasmWorkerInit;
 }
 
 export interface HostInfo {

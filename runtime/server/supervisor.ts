@@ -15,7 +15,11 @@ import type { BoundListener } from './data-plane.ts';
 import type { HostsByCluster, MainToWorker, WorkerInit, WorkerToMain } from './messages.ts';
 import { SLUICE_VERSION } from '../version.ts';
 import '../http/builtin-filters.ts';
-import { validateSnapshot } from './validate.ts';
+import '../wasm/wasm-filter.ts';
+import { validateSnapshot, type ValidatedSnapshot } from './validate.ts';
+import { SharedData } from '../wasm/shared-data.ts';
+import { SharedQueues } from '../wasm/shared-queues.ts';
+import type { WasmWorkerInit } from '../wasm/wasm-runtime.ts';
 
 export interface SluiceOptions {
   config: ConfigSnapshot;
@@ -90,10 +94,11 @@ export class Sluice {
   }
 
   static async start(opts: SluiceOptions): Promise<Sluice> {
-    validateSnapshot(opts.config);
+    const validated = validateSnapshot(opts.config, opts.log);
     // Workers created from now on get `gc`, used to bound body-buffer memory (http/body-gc.ts).
     setFlagsFromString('--expose-gc');
     const s = new Sluice(opts);
+    s.#validated = validated;
     try {
       await s.#start();
     } catch (err) {
@@ -141,6 +146,19 @@ export class Sluice {
     );
   }
 
+  #validated: ValidatedSnapshot | undefined;
+  #wasmInit: WasmWorkerInit | undefined;
+
+  /** Modules compiled at validation plus the process-wide shared data and queues, made once. */
+  #wasmWorkerInit(): WasmWorkerInit {
+    this.#wasmInit ??= {
+      modules: this.#validated?.wasmModules ?? {},
+      sharedData: SharedData.create().handle,
+      sharedQueues: SharedQueues.create().handle,
+    };
+    return this.#wasmInit;
+  }
+
   #spawn(index: number, ports: Record<string, number> | undefined): WorkerHandle {
     const init: WorkerInit = {
       bootstrap: this.config.bootstrap,
@@ -150,6 +168,7 @@ export class Sluice {
       statsSlots: STATS_SLOTS,
       ports,
       preload: this.#opts.preload ?? [],
+      wasm: this.#wasmWorkerInit(),
     };
     const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: init });
     const handle = { index, worker } as WorkerHandle;

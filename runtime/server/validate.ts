@@ -2,6 +2,16 @@ import type { ConfigSnapshot } from '../config/types.ts';
 import { ConfigError, SluiceError, type ConfigProblem } from '../errors.ts';
 import { RouteTable } from '../router/route-table.ts';
 import { compileFormat, compileHeaderValueTemplate } from '../accesslog/formatter.ts';
+import { WASM_FILTER_TYPE_URL, wasmPluginConfig } from '../config/wasm.ts';
+import { canaryPlugin } from '../wasm/canary.ts';
+import type { CompiledModule } from '../wasm/module.ts';
+import { codeKey, compilePluginCode } from '../wasm/wasm-runtime.ts';
+import { createLogger, type Logger } from '../log.ts';
+
+/** What validation produced that workers reuse: every wasm module, compiled once. */
+export interface ValidatedSnapshot {
+  wasmModules: Record<string, CompiledModule>;
+}
 
 /**
  * The checks that need the runtime's compilers, run once on the main thread before any worker
@@ -9,8 +19,9 @@ import { compileFormat, compileHeaderValueTemplate } from '../accesslog/formatte
  * operators, cluster references) and every access-log format compiles. Throws one ConfigError
  * listing every problem, with YAML paths.
  */
-export function validateSnapshot(snapshot: ConfigSnapshot): void {
+export function validateSnapshot(snapshot: ConfigSnapshot, log: Logger = createLogger('silent')): ValidatedSnapshot {
   const problems: ConfigProblem[] = [];
+  const wasmModules: Record<string, CompiledModule> = {};
   const boot = snapshot.bootstrap;
   const clusters = new Set(boot.static_resources.clusters.map((c) => c.name));
   boot.static_resources.listeners.forEach((l, li) => {
@@ -27,6 +38,18 @@ export function validateSnapshot(snapshot: ConfigSnapshot): void {
         } catch (err) {
           collect(err, `${base}.route_config`, problems);
         }
+        hcm.http_filters.forEach((hf, hi) => {
+          if (hf.typed_config?.type_url !== WASM_FILTER_TYPE_URL || hf.disabled) return;
+          const path = `${base}.http_filters[${hi}].typed_config.config`;
+          try {
+            const cfg = wasmPluginConfig(hf.typed_config.value as Record<string, unknown>);
+            const key = codeKey(cfg);
+            const compiled = (wasmModules[key] ??= compilePluginCode(cfg));
+            canaryPlugin(cfg, compiled, log);
+          } catch (err) {
+            collect(err, path, problems);
+          }
+        });
         hcm.access_log.forEach((a, ai) => {
           try {
             compileFormat(a);
@@ -45,6 +68,7 @@ export function validateSnapshot(snapshot: ConfigSnapshot): void {
     }
   });
   if (problems.length > 0) throw new ConfigError(problems, snapshot.source);
+  return { wasmModules };
 }
 
 function collect(err: unknown, path: string, problems: ConfigProblem[]): void {

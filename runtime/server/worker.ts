@@ -6,6 +6,7 @@ import { DataPlane } from './data-plane.ts';
 import type { Bootstrap } from '../config/types.ts';
 import type { HostsByCluster, MainToWorker, WorkerInit, WorkerToMain } from './messages.ts';
 import '../http/builtin-filters.ts';
+import '../wasm/wasm-filter.ts';
 
 /**
  * A data-plane worker thread: builds its own listeners, clusters and filter chains from the
@@ -21,7 +22,7 @@ const stats = new StatsStore(init.statsSlots);
 const send = (m: WorkerToMain) => port.postMessage(m);
 send({ type: 'stats', buffer: stats.buffer });
 
-const plane = new DataPlane({ stats, log, workerIndex: init.workerIndex, concurrency: init.concurrency });
+const plane = new DataPlane({ stats, log, workerIndex: init.workerIndex, concurrency: init.concurrency, wasm: init.wasm });
 
 async function main(): Promise<void> {
   for (const p of init.preload) await import(pathToFileURL(p).href);

@@ -15,6 +15,10 @@ import { extractTags, prometheusMetricName, sanitizePrometheusName } from './tag
  * Envoy's admin stats views over a `StatsSnapshot`: `/stats` text and JSON
  * (`source/server/admin/stats_render.cc`) and Prometheus (`prometheus_stats.cc`, rendered with
  * prom-client). Query parameters follow `stats_params.cc`.
+ *
+ * `/stats` text and JSON print every stat under its full name, so Wasm-defined metrics keep their
+ * `wasmcustom.` prefix there (Envoy renders `stat->name()`; the custom namespace matters only to
+ * Prometheus), and `filter=` matches that full name in all three formats.
  */
 
 export const StatsType = {
@@ -195,18 +199,39 @@ interface Series<T> {
 
 interface Group<T> {
   promName: string;
+  /** The tag-extracted name the group sorts by (the smallest, should two spell the same promName). */
+  extractedName: string;
   labelNames: Set<string>;
   series: Array<Series<T>>;
 }
 
+/**
+ * Envoy's `SymbolTable::lessThan`, the order of series within a Prometheus group: dotted names
+ * compared token by token, a name that is a prefix of another first.
+ */
+function byTokens(a: string, b: string): number {
+  const ta = a.split('.');
+  const tb = b.split('.');
+  const n = Math.min(ta.length, tb.length);
+  for (let i = 0; i < n; i++) if (ta[i] !== tb[i]) return ta[i] < tb[i] ? -1 : 1;
+  return ta.length - tb.length;
+}
+
+/**
+ * Groups one stat type by Prometheus name, in Envoy's order (`GroupedStatsRequest`): groups by
+ * tag-extracted name, series within a group by full stat name. A stat whose name Envoy cannot
+ * expose (a custom-namespace name that is empty or starts with a digit) is left out.
+ */
 function groupByPromName<T>(entries: Iterable<[string, T]>, used: (v: T) => boolean, p: StatsParams): Array<Group<T>> {
   const groups = new Map<string, Group<T>>();
   for (const [statName, value] of entries) {
     if (!shown(statName, used(value), p)) continue;
     const { name, tags } = extractTags(statName);
     const promName = prometheusMetricName(name);
+    if (promName === undefined) continue;
     let g = groups.get(promName);
-    if (g === undefined) groups.set(promName, (g = { promName, labelNames: new Set(), series: [] }));
+    if (g === undefined) groups.set(promName, (g = { promName, extractedName: name, labelNames: new Set(), series: [] }));
+    else if (name < g.extractedName) g.extractedName = name;
     const labels: Record<string, string> = {};
     for (const [tag, v] of tags) {
       const label = sanitizePrometheusName(tag);
@@ -215,8 +240,8 @@ function groupByPromName<T>(entries: Iterable<[string, T]>, used: (v: T) => bool
     }
     g.series.push({ statName, labels, value });
   }
-  const out = [...groups.values()].sort((a, b) => byName(a.promName, b.promName));
-  for (const g of out) g.series.sort((a, b) => byName(a.statName, b.statName));
+  const out = [...groups.values()].sort((a, b) => byName(a.extractedName, b.extractedName) || byName(a.promName, b.promName));
+  for (const g of out) g.series.sort((a, b) => byTokens(a.statName, b.statName));
   return out;
 }
 
@@ -258,9 +283,12 @@ class BucketedHistogram extends Histogram<string> {
 
 /**
  * Envoy's `/stats/prometheus`: counters, then gauges, then histograms, each grouped by
- * `envoy_<tag-extracted name>` and sorted. A name that already appeared with another type is
- * skipped (Prometheus allows one TYPE per name). prom-client renders; we then drop its `# HELP`
- * lines and write `{}` on untagged samples, as Envoy does.
+ * `envoy_<tag-extracted name>` and sorted. Wasm-defined metrics (`wasmcustom.<name>`) are
+ * exported as `<name>`, without the namespace and without `envoy_` (tag-extraction.ts
+ * `prometheusMetricName`), as Envoy does for registered custom stat namespaces. A name that
+ * already appeared with another type is skipped (Prometheus allows one TYPE per name; Envoy
+ * would print both). prom-client renders; we then drop its `# HELP` lines and write `{}` on
+ * untagged samples, as Envoy does.
  */
 export async function renderPrometheus(s: StatsSnapshot, p: StatsParams): Promise<string> {
   const registry = new Registry();

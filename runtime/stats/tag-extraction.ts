@@ -11,6 +11,12 @@
  *
  * Implemented: the default descriptors whose tag names are verified against Envoy's
  * `well_known_names.h`, except the DynamoDB and Mongo ones. `wasm.*` names stay untagged.
+ *
+ * Custom stat namespaces: metrics a Wasm module defines (`proxy_define_metric`) are named
+ * `wasmcustom.<name>`. Tag extraction applies to them like to any stat (Envoy's tag producer
+ * runs on every name; only the extractors without a first-token prefix can match, e.g. a name
+ * ending in `_rq_200` gets `envoy_response_code`). Only the Prometheus name differs: the
+ * namespace is stripped and no `envoy_` prefix is added (`prometheusMetricName`).
  */
 
 export interface ExtractedStatName {
@@ -180,8 +186,37 @@ export function sanitizePrometheusName(name: string): string {
   return s.length > 0 && s.charCodeAt(0) >= 48 && s.charCodeAt(0) <= 57 ? `_${s}` : s;
 }
 
-/** `cluster.upstream_rq_total` → `envoy_cluster_upstream_rq_total`. */
-export function prometheusMetricName(extractedName: string): string {
+/**
+ * Envoy's registered custom stat namespaces (`Stats::CustomStatNamespaces`). The Wasm extension
+ * registers `wasmcustom` when a Wasm plugin is configured; Sluice names only Wasm-defined metrics
+ * that way, so the namespace is registered statically.
+ */
+export const WASM_CUSTOM_STAT_NAMESPACE = 'wasmcustom';
+const CUSTOM_STAT_NAMESPACES: ReadonlySet<string> = new Set([WASM_CUSTOM_STAT_NAMESPACE]);
+
+/**
+ * Envoy's `CustomStatNamespacesImpl::stripRegisteredPrefix`: the name after its first token when
+ * that token is a registered custom namespace (`wasmcustom.my.metric` → `my.metric`), else
+ * undefined (also for a bare `wasmcustom` without a dot).
+ */
+export function stripCustomStatNamespace(name: string): string | undefined {
+  const dot = name.indexOf('.');
+  return dot >= 0 && CUSTOM_STAT_NAMESPACES.has(name.slice(0, dot)) ? name.slice(dot + 1) : undefined;
+}
+
+/**
+ * Envoy's `PrometheusStatsFormatter::metricName` for a tag-extracted name:
+ * `cluster.upstream_rq_total` → `envoy_cluster_upstream_rq_total`; a custom-namespace name loses
+ * the namespace and gets no prefix (`wasmcustom.my_counter` → `my_counter`). A custom name that
+ * sanitizes to '' or starts with a digit is not a valid Prometheus name: undefined, and Envoy
+ * leaves that metric out of `/stats/prometheus` (it still shows in `/stats`).
+ */
+export function prometheusMetricName(extractedName: string): string | undefined {
+  const custom = stripCustomStatNamespace(extractedName);
+  if (custom !== undefined) {
+    const name = custom.replace(/[^a-zA-Z0-9_]/g, '_');
+    return name.length === 0 || (name.charCodeAt(0) >= 48 && name.charCodeAt(0) <= 57) ? undefined : name;
+  }
   return sanitizePrometheusName(`envoy_${extractedName}`);
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { StatsReader } from '../../runtime/stats/reader.ts';
 import {
   defaultStatsParams,
@@ -174,4 +174,93 @@ test('formats quantiles like C %g', () => {
   assert.equal(formatG(0.00001234), '1.234e-05');
   assert.equal(formatG(NaN), 'nan');
   assert.equal(formatG(0), '0');
+});
+
+describe('Wasm-defined metrics (custom stat namespace wasmcustom)', () => {
+  function wasmSnapshot(): StatsSnapshot {
+    const s = new StatsStore(512);
+    s.counter('wasmcustom.my_counter').add(3);
+    s.gauge('wasmcustom.my_gauge').set(-2);
+    const h = s.histogram('wasmcustom.my_histogram');
+    for (const v of [1, 7, 700]) h.record(v);
+    s.counter('wasmcustom.my_filter.downstream_rq_200').add(4); // dots sanitized; response-code tag extracted
+    s.counter('wasmcustom.9lives').add(1); // not a valid Prometheus name once the namespace is gone
+    s.counter('server.live').add(1);
+    const r = new StatsReader();
+    r.attach('t', s.buffer);
+    return r.snapshot();
+  }
+
+  test('keep the wasmcustom. prefix in text /stats, sorted among the other stats', () => {
+    const text = renderStatsText(wasmSnapshot(), defaultStatsParams());
+    assert.deepEqual(text.trimEnd().split('\n').slice(0, 6), [
+      'server.live: 1',
+      'stats.overflow: 0',
+      'wasmcustom.9lives: 1',
+      'wasmcustom.my_counter: 3',
+      'wasmcustom.my_filter.downstream_rq_200: 4',
+      'wasmcustom.my_gauge: -2',
+    ]);
+    assert.match(text, /^wasmcustom\.my_histogram: P0\(nan,1\) .* P100\(nan,700\)$/m);
+    assert.equal(renderStatsText(wasmSnapshot(), params('filter=^wasmcustom\\.my_c')), 'wasmcustom.my_counter: 3\n');
+  });
+
+  test('keep the wasmcustom. prefix in JSON /stats', () => {
+    const doc = JSON.parse(renderStatsJson(wasmSnapshot(), defaultStatsParams()));
+    assert.deepEqual(
+      doc.stats.filter((x: { name?: string }) => x.name?.startsWith('wasmcustom.')),
+      [
+        { name: 'wasmcustom.9lives', value: 1 },
+        { name: 'wasmcustom.my_counter', value: 3 },
+        { name: 'wasmcustom.my_filter.downstream_rq_200', value: 4 },
+        { name: 'wasmcustom.my_gauge', value: -2 },
+      ],
+    );
+    const hist = doc.stats[doc.stats.length - 1].histograms.computed_quantiles;
+    assert.deepEqual(hist.map((h: { name: string }) => h.name), ['wasmcustom.my_histogram']);
+    assert.deepEqual(hist[0].values[9], { interval: null, cumulative: 700 });
+  });
+
+  test('lose the namespace and get no envoy_ prefix in Prometheus output, with tags still extracted', async () => {
+    const text = await renderPrometheus(wasmSnapshot(), defaultStatsParams());
+    const { samples, types } = parsePrometheus(text);
+    assert.equal(types.get('my_counter'), 'counter');
+    assert.equal(samples.get('my_counter{}'), '3');
+    assert.equal(types.get('my_gauge'), 'gauge');
+    assert.equal(samples.get('my_gauge{}'), '-2');
+    assert.equal(types.get('my_histogram'), 'histogram');
+    assert.equal(samples.get('my_histogram_bucket{le="1"}'), '1');
+    assert.equal(samples.get('my_histogram_bucket{le="10"}'), '2');
+    assert.equal(samples.get('my_histogram_bucket{le="1000"}'), '3');
+    assert.equal(samples.get('my_histogram_bucket{le="+Inf"}'), '3');
+    assert.equal(samples.get('my_histogram_sum{}'), '708');
+    assert.equal(samples.get('my_histogram_count{}'), '3');
+    assert.equal(samples.get('my_filter_downstream_rq{envoy_response_code="200"}'), '4');
+    assert.equal(samples.get('envoy_server_live{}'), '1');
+    assert.ok(![...types.keys()].some((n) => n.includes('wasmcustom')), 'no name keeps the namespace');
+    assert.ok(!text.includes('9lives'), 'a name starting with a digit is left out');
+  });
+
+  test('orders Prometheus groups by tag-extracted name and series by stat name, as Envoy does', async () => {
+    const store = new StatsStore(64);
+    for (const name of ['wasmcustom.a_first', 'server.live', 'cluster_manager.cds.update_success', 'cluster.b.upstream_rq_total', 'cluster.a.upstream_rq_total']) {
+      store.counter(name).inc();
+    }
+    const reader = new StatsReader();
+    reader.attach('t', store.buffer);
+    const lines = (await renderPrometheus(reader.snapshot(), defaultStatsParams())).split('\n').filter((l) => l !== '');
+    assert.deepEqual(lines, [
+      '# TYPE envoy_cluster_upstream_rq_total counter',
+      'envoy_cluster_upstream_rq_total{envoy_cluster_name="a"} 1',
+      'envoy_cluster_upstream_rq_total{envoy_cluster_name="b"} 1',
+      '# TYPE envoy_cluster_manager_cds_update_success counter',
+      'envoy_cluster_manager_cds_update_success{} 1',
+      '# TYPE envoy_server_live counter',
+      'envoy_server_live{} 1',
+      '# TYPE envoy_stats_overflow counter',
+      'envoy_stats_overflow{} 0',
+      '# TYPE a_first counter',
+      'a_first{} 1',
+    ]);
+  });
 });

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addressStatName, extractTags, prometheusMetricName, sanitizePrometheusName } from '../../runtime/stats/tag-extraction.ts';
+import {
+  addressStatName,
+  extractTags,
+  prometheusMetricName,
+  sanitizePrometheusName,
+  stripCustomStatNamespace,
+} from '../../runtime/stats/tag-extraction.ts';
 
 const cases: Array<[string, string, Array<[string, string]>]> = [
   ['cluster.backend.upstream_rq_total', 'cluster.upstream_rq_total', [['envoy.cluster_name', 'backend']]],
@@ -21,6 +27,9 @@ const cases: Array<[string, string, Array<[string, string]>]> = [
   ['listener_manager.worker_0.dispatcher.loop_duration_us', 'listener_manager.worker_dispatcher.loop_duration_us', [['envoy.worker_id', '0']]],
   ['server.live', 'server.live', []],
   ['wasm.envoy.wasm.runtime.v8.active', 'wasm.envoy.wasm.runtime.v8.active', []],
+  ['wasmcustom.my_counter', 'wasmcustom.my_counter', []],
+  ['wasmcustom.my_filter.downstream_rq_503', 'wasmcustom.my_filter.downstream_rq', [['envoy.response_code', '503']]],
+  ['wasmcustom.cluster.backend.x', 'wasmcustom.cluster.backend.x', []],
 ];
 
 for (const [stat, name, tags] of cases) {
@@ -39,4 +48,21 @@ test('builds Prometheus names with the envoy_ prefix and sanitized characters', 
 test('spells addresses the way Envoy puts them in stat names', () => {
   assert.equal(addressStatName('0.0.0.0:10000'), '0.0.0.0_10000');
   assert.equal(addressStatName('[::1]:10000'), '[__1]_10000');
+});
+
+test('strips a registered custom stat namespace only as the first whole token', () => {
+  assert.equal(stripCustomStatNamespace('wasmcustom.my.metric'), 'my.metric');
+  assert.equal(stripCustomStatNamespace('wasmcustom.'), '');
+  assert.equal(stripCustomStatNamespace('wasmcustom'), undefined);
+  assert.equal(stripCustomStatNamespace('wasmcustomx.metric'), undefined);
+  assert.equal(stripCustomStatNamespace('cluster.wasmcustom.metric'), undefined);
+});
+
+test('builds Prometheus names for Wasm-defined metrics without the namespace and without envoy_', () => {
+  assert.equal(prometheusMetricName('wasmcustom.my_counter'), 'my_counter');
+  assert.equal(prometheusMetricName('wasmcustom.my.filter-metric'), 'my_filter_metric');
+  assert.equal(prometheusMetricName('wasmcustom._x'), '_x');
+  assert.equal(prometheusMetricName('wasmcustom.9lives'), undefined);
+  assert.equal(prometheusMetricName('wasmcustom.'), undefined);
+  assert.equal(prometheusMetricName('wasmcustom'), 'envoy_wasmcustom');
 });

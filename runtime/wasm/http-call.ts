@@ -1,0 +1,136 @@
+import type { Dispatcher } from 'undici';
+import type { Pairs } from '../../abi/host-context.ts';
+import type { Cluster } from '../upstream/cluster.ts';
+
+/** What `proxy_on_http_call_response` delivers: headers incl. `:status`, body, trailers; or a reset. */
+export type HttpCallOutcome =
+  | { kind: 'response'; headers: Pairs; body: Uint8Array; trailers: Pairs }
+  | { kind: 'reset' };
+
+/** Envoy's async client refuses responses above its buffer limit; the call then fails as a reset. */
+export const MAX_HTTP_CALL_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te']);
+
+/**
+ * One `proxy_http_call` to a cluster (Envoy `Context::httpCall` over its AsyncClient): picks a host,
+ * sends the request on the host's pooled connections, buffers the response. Failures surface as
+ * Envoy's async client surfaces them: no healthy host ⇒ a synthesized 503, timeout ⇒ a synthesized
+ * 504 (both as responses), a reset after the response started ⇒ `reset`.
+ * Returns a cancel function (the caller's root context went away).
+ */
+export function dispatchHttpCall(
+  cluster: Cluster,
+  req: { headers: Pairs; body: Uint8Array; trailers: Pairs; timeoutMs: number },
+  done: (outcome: HttpCallOutcome) => void,
+): () => void {
+  let finished = false;
+  const finish = (o: HttpCallOutcome) => {
+    if (finished) return;
+    finished = true;
+    if (timer !== undefined) clearTimeout(timer);
+    // Always from a later event-loop turn, never inside the host call (§7.1).
+    setImmediate(() => done(o));
+  };
+  const host = cluster.pickHost();
+  let timer: NodeJS.Timeout | undefined;
+  if (host === undefined) {
+    finish(local(503, 'no healthy upstream'));
+    return () => {};
+  }
+  let method = 'GET';
+  let path = '/';
+  const headers: string[] = [];
+  for (const [k, v] of req.headers) {
+    if (k === ':method') method = v;
+    else if (k === ':path') path = v;
+    else if (k === ':authority') headers.push('host', v);
+    else if (k[0] !== ':' && !HOP_BY_HOP.has(k)) headers.push(k, v);
+  }
+  if (req.body.byteLength > 0) headers.push('content-length', String(req.body.byteLength));
+  const abort = new AbortController();
+  if (req.timeoutMs > 0) {
+    timer = setTimeout(() => {
+      abort.abort();
+      finish(local(504, 'upstream request timeout'));
+    }, req.timeoutMs);
+    timer.unref?.();
+  }
+  let status = 0;
+  let responseHeaders: Pairs = [];
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const handler: Dispatcher.DispatchHandler = {
+    onRequestStart() {},
+    onResponseStart(_controller, statusCode, rawHeaders) {
+      status = statusCode;
+      responseHeaders = [[':status', String(statusCode)]];
+      for (const [k, v] of Object.entries(rawHeaders)) {
+        if (v === undefined) continue;
+        for (const one of Array.isArray(v) ? v : [v]) responseHeaders.push([k.toLowerCase(), one]);
+      }
+    },
+    onResponseData(controller, chunk) {
+      size += chunk.length;
+      if (size > MAX_HTTP_CALL_RESPONSE_BYTES) {
+        controller.abort(new Error('http call response too large'));
+        finish({ kind: 'reset' });
+        return;
+      }
+      chunks.push(chunk);
+    },
+    onResponseEnd(_controller, trailers) {
+      const t: Pairs = [];
+      for (const [k, v] of Object.entries(trailers ?? {})) {
+        if (v === undefined) continue;
+        for (const one of Array.isArray(v) ? v : [v]) t.push([k.toLowerCase(), one]);
+      }
+      finish({ kind: 'response', headers: responseHeaders, body: Buffer.concat(chunks), trailers: t });
+    },
+    onResponseError(_controller, err) {
+      if (status !== 0) finish({ kind: 'reset' });
+      else finish(local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason(err)}`));
+    },
+  };
+  try {
+    host.pool.dispatch(
+      {
+        path,
+        method,
+        headers,
+        body: req.body.byteLength > 0 ? Buffer.from(req.body) : null,
+        signal: abort.signal,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      } as Dispatcher.DispatchOptions,
+      handler,
+    );
+  } catch (err) {
+    finish(local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason(err as Error)}`));
+  }
+  return () => {
+    finished = true;
+    if (timer !== undefined) clearTimeout(timer);
+    abort.abort();
+  };
+}
+
+function reason(err: Error): string {
+  const code = (err as { code?: string }).code;
+  if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'connection failure';
+  return 'connection termination';
+}
+
+function local(status: number, body: string): HttpCallOutcome {
+  const bytes = Buffer.from(body);
+  return {
+    kind: 'response',
+    headers: [
+      [':status', String(status)],
+      ['content-length', String(bytes.length)],
+      ['content-type', 'text/plain'],
+    ],
+    body: bytes,
+    trailers: [],
+  };
+}

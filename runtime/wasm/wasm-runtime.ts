@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import { loadPluginCode, type WasmPluginConfig } from '../config/wasm.ts';
+import type { Logger } from '../log.ts';
+import type { Counter, Stats } from '../stats/types.ts';
+import type { ClusterManager } from '../upstream/cluster.ts';
+import { compileModule, type CompiledModule } from './module.ts';
+import { VmSlot, WasmPlugin } from './plugin.ts';
+import { SharedData, type SharedDataHandle } from './shared-data.ts';
+import { SharedQueues, type SharedQueuesHandle } from './shared-queues.ts';
+import type { VmServices, WasmVm } from './vm.ts';
+
+/** What the main thread hands every worker: modules compiled once, and the shared stores. */
+export interface WasmWorkerInit {
+  /** codeKey(config) → compiled module (WebAssembly.Module crosses threads by structured clone). */
+  modules: Record<string, CompiledModule>;
+  sharedData?: SharedDataHandle;
+  sharedQueues?: SharedQueuesHandle;
+}
+
+/** The key under which the main thread compiles a plugin's code and a worker finds it. */
+export function codeKey(c: WasmPluginConfig): string {
+  if (c.code.kind === 'file') return `file:${c.code.path}`;
+  return `sha256:${createHash('sha256').update(c.code.bytes).digest('hex')}`;
+}
+
+/** Loads and compiles a plugin's code (main thread at config load; a worker only as a fallback). */
+export function compilePluginCode(c: WasmPluginConfig): CompiledModule {
+  const bytes = loadPluginCode(c);
+  return compileModule(bytes, c.code.kind === 'file' ? c.code.path : `inline:${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}`);
+}
+
+function vmKey(c: WasmPluginConfig, compiled: CompiledModule): string {
+  const cfg = Buffer.from(c.vmConfiguration).toString('base64');
+  return JSON.stringify([c.vmId, compiled.sha256, cfg, c.environment, c.runtime]);
+}
+
+/**
+ * Everything wasm on one worker: the VM slots (one per VM key, shared by plugins as Envoy shares
+ * VMs by vm_id), the services VMs use (clusters for http calls, the process-wide shared data and
+ * queues, stats), and the delivery of shared-queue notifications to the VM that registered the queue.
+ */
+export class WasmRuntime {
+  readonly #log: Logger;
+  readonly #stats: Stats;
+  readonly #modules: Map<string, CompiledModule>;
+  readonly #slots = new Map<string, VmSlot>();
+  readonly #services: VmServices;
+  readonly #traps = new Map<string, Counter>();
+  readonly #sharedQueues: SharedQueues | undefined;
+  #clusters: ClusterManager | undefined;
+
+  constructor(opts: { log: Logger; stats: Stats; init?: WasmWorkerInit; globalStatValue?: (name: string) => number | undefined }) {
+    this.#log = opts.log;
+    this.#stats = opts.stats;
+    this.#modules = new Map(Object.entries(opts.init?.modules ?? {}));
+    const sharedData = opts.init?.sharedData !== undefined ? SharedData.attach(opts.init.sharedData) : SharedData.create();
+    this.#sharedQueues = opts.init?.sharedQueues !== undefined ? SharedQueues.attach(opts.init.sharedQueues) : SharedQueues.create();
+    this.#sharedQueues.onReady((queueId) => this.#queueReady(queueId));
+    this.#services = {
+      log: opts.log,
+      stats: opts.stats,
+      clusters: () => this.#clusters,
+      sharedData,
+      sharedQueues: this.#sharedQueues,
+      globalStatValue: opts.globalStatValue,
+      onTrap: (_vm, _callback, _message, pluginName) => this.#trapCounter(pluginName).inc(),
+    };
+  }
+
+  set clusters(c: ClusterManager | undefined) {
+    this.#clusters = c;
+  }
+
+  #trapCounter(plugin: string | undefined): Counter {
+    const name = `wasm.${plugin ?? 'unknown'}.traps`;
+    let c = this.#traps.get(name);
+    if (c === undefined) {
+      c = this.#stats.counter(name);
+      this.#traps.set(name, c);
+    }
+    return c;
+  }
+
+  /** A plugin for one `envoy.filters.http.wasm` filter: its VM started and configured now. */
+  plugin(filterName: string, config: WasmPluginConfig): WasmPlugin {
+    const key = codeKey(config);
+    let compiled = this.#modules.get(key);
+    if (compiled === undefined) {
+      compiled = compilePluginCode(config);
+      this.#modules.set(key, compiled);
+    }
+    const vk = vmKey(config, compiled);
+    let slot = this.#slots.get(vk);
+    if (slot === undefined) {
+      slot = new VmSlot(vk, compiled, this.#services, {
+        vmId: config.vmId,
+        vmConfiguration: config.vmConfiguration,
+        environment: config.environment,
+        backoff: config.reloadBackoff,
+        runtime: config.runtime,
+      });
+      this.#slots.set(vk, slot);
+    }
+    return new WasmPlugin(filterName, config, slot, this.#services);
+  }
+
+  get slots(): IterableIterator<VmSlot> {
+    return this.#slots.values();
+  }
+
+  #queueReady(queueId: number): void {
+    for (const slot of this.#slots.values()) {
+      const vm: WasmVm | undefined = slot.vm;
+      if (vm !== undefined && vm.failed === undefined && vm.queueReady(queueId)) return;
+    }
+  }
+
+  close(): void {
+    for (const slot of this.#slots.values()) slot.close();
+    this.#slots.clear();
+    this.#sharedQueues?.close();
+  }
+}
