@@ -35,7 +35,7 @@ export class DataPlane {
   readonly #loggers: AccessLogger[] = [];
   #shuttingDown = false;
   readonly #wasmInit: WasmWorkerInit | undefined;
-  readonly #globalStatValue: ((name: string) => number | undefined) | undefined;
+  readonly #globalStatValue: ((name: string, kind: 'counter' | 'gauge') => number | undefined) | undefined;
   #wasm: WasmRuntime | undefined;
 
   constructor(opts: {
@@ -44,7 +44,7 @@ export class DataPlane {
     workerIndex: number;
     concurrency: number;
     wasm?: WasmWorkerInit;
-    globalStatValue?: (name: string) => number | undefined;
+    globalStatValue?: (name: string, kind: 'counter' | 'gauge') => number | undefined;
   }) {
     this.#stats = opts.stats;
     this.#log = opts.log;

@@ -29,7 +29,9 @@ export type HostsByCluster = Record<string, HostInfo[]>;
 export type MainToWorker =
   | { type: 'drain'; timeoutMs: number }
   | { type: 'log-level'; level: LogLevel }
-  | { type: 'healthcheck'; failed: boolean };
+  | { type: 'healthcheck'; failed: boolean }
+  /** Every thread's stats segment (sent again whenever one is added). */
+  | { type: 'stats-segments'; segments: Array<{ id: string; buffer: SharedArrayBuffer }> };
 
 export type WorkerToMain =
   | { type: 'stats'; buffer: SharedArrayBuffer }

@@ -73,6 +73,7 @@ export class Sluice {
   admin: { address: string; port: number } | undefined;
   #state: State = 'PRE_INITIALIZING';
   #workers: WorkerHandle[] = [];
+  readonly #segments = new Map<string, SharedArrayBuffer>();
   #reader = new StatsReader();
   #mainStats = new StatsStore(1024);
   #adminServer: { close(): Promise<void> } | undefined;
@@ -177,6 +178,9 @@ export class Sluice {
         switch (msg.type) {
           case 'stats':
             this.#reader.attach(`worker-${index}`, msg.buffer);
+            this.#segments.set(`worker-${index}`, msg.buffer);
+            // Every worker sees every segment: wasm metrics read process-wide values (proxy_get_metric).
+            this.#broadcast({ type: 'stats-segments', segments: [...this.#segments].map(([id, buffer]) => ({ id, buffer })) });
             break;
           case 'ready':
             resolve({ listeners: msg.listeners, hosts: msg.hosts });

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { createLogger, type LogLevel } from '../log.ts';
 import { StatsStore } from '../stats/store.ts';
+import { GlobalStatsReader } from '../stats/global-reader.ts';
 import { DataPlane } from './data-plane.ts';
 import type { Bootstrap } from '../config/types.ts';
 import type { HostsByCluster, MainToWorker, WorkerInit, WorkerToMain } from './messages.ts';
@@ -22,7 +23,16 @@ const stats = new StatsStore(init.statsSlots);
 const send = (m: WorkerToMain) => port.postMessage(m);
 send({ type: 'stats', buffer: stats.buffer });
 
-const plane = new DataPlane({ stats, log, workerIndex: init.workerIndex, concurrency: init.concurrency, wasm: init.wasm });
+const globalStats = new GlobalStatsReader();
+globalStats.attach(`worker-${init.workerIndex}`, stats.buffer);
+const plane = new DataPlane({
+  stats,
+  log,
+  workerIndex: init.workerIndex,
+  concurrency: init.concurrency,
+  wasm: init.wasm,
+  globalStatValue: (name, kind) => (kind === 'counter' ? globalStats.counter(name) : globalStats.gauge(name)),
+});
 
 async function main(): Promise<void> {
   for (const p of init.preload) await import(pathToFileURL(p).href);
@@ -65,6 +75,11 @@ port.on('message', (m: MainToWorker) => {
     case 'healthcheck':
       plane.setHealthFailed(m.failed);
       break;
+    case 'stats-segments': {
+      const known = new Set(globalStats.ids);
+      for (const seg of m.segments) if (!known.has(seg.id)) globalStats.attach(seg.id, seg.buffer);
+      break;
+    }
   }
 });
 

@@ -20,13 +20,14 @@
  *   in the HEADERS frame that ends the stream) gives empty initial metadata and those headers as the
  *   trailing metadata, as Envoy does. `-bin` values arrive base64-decoded as `Uint8Array`.
  * - Message bytes passed in are copied before the call returns: a view over guest memory is fine.
- *   Messages delivered are raw protobuf bytes (no 5-byte prefix), valid only until the callback
- *   returns if the caller keeps them (they may share a network buffer).
+ *   Messages delivered are raw protobuf bytes (no 5-byte prefix); they may be views into a larger
+ *   network chunk, so copy one that is kept for long.
  * - Statuses: the server's `grpc-status` (unparsable or > 16 ⇒ -1, Envoy's InvalidCode; missing ⇒
  *   UNKNOWN 2); local ones: DEADLINE_EXCEEDED 4 on timeout, RESOURCE_EXHAUSTED 8 for an oversized
  *   message, UNAVAILABLE 14 when there is no host or the connection fails or is lost, INTERNAL 13 for
- *   protocol violations, HTTP status ≠ 200 mapped as gRPC's http-grpc-status-mapping.md says, and a
- *   stream reset by the server mapped by its RST_STREAM code the same way.
+ *   protocol violations, HTTP status ≠ 200 mapped as gRPC's http-grpc-status-mapping.md says, a
+ *   stream reset by the server mapped by its RST_STREAM code (PROTOCOL-HTTP2.md), and a stream
+ *   ended without trailers UNKNOWN 2 (Envoy).
  */
 import http2 from 'node:http2';
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
@@ -59,7 +60,7 @@ export interface GrpcRequest {
   /** Fully qualified service, e.g. `envoy.service.auth.v3.Authorization`. */
   service: string;
   method: string;
-  /** Added to the request headers; keys are lower-cased. Reserved keys are dropped (see `RESERVED`). */
+  /** Added to the request headers; keys are lower-cased. Pseudo-headers and `RESERVED` keys are dropped. */
   initialMetadata?: GrpcMetadata;
   /** Deadline in ms, sent as `grpc-timeout` and enforced locally (⇒ DEADLINE_EXCEEDED). 0 or absent: none. */
   timeoutMs?: number;
@@ -122,7 +123,9 @@ const PATH_PART = /^[!$&'()*+,\-.0-9;=:@A-Z_a-z~]+$/;
  * Why the request cannot be sent, or undefined when it can. The pool checks this too (and closes
  * the call with INTERNAL); a host calls it first to answer the guest with BAD_ARGUMENT instead.
  */
-export function validateGrpcRequest(req: Pick<GrpcRequest, 'service' | 'method' | 'initialMetadata' | 'timeoutMs'>): string | undefined {
+export function validateGrpcRequest(
+  req: Pick<GrpcRequest, 'service' | 'method' | 'initialMetadata' | 'timeoutMs'>,
+): string | undefined {
   if (!PATH_PART.test(req.service)) return `invalid gRPC service name ${JSON.stringify(req.service)}`;
   if (!PATH_PART.test(req.method)) return `invalid gRPC method name ${JSON.stringify(req.method)}`;
   const t = req.timeoutMs;
@@ -139,7 +142,8 @@ export function validateGrpcRequest(req: Pick<GrpcRequest, 'service' | 'method' 
 /** The header value sent for one metadata pair: `-bin` ⇒ unpadded base64 of the bytes (gRPC: receivers accept both). */
 function metadataText(key: string, value: string | Uint8Array): string {
   if (key.endsWith('-bin')) {
-    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    const bytes =
+      typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
     return bytes.toString('base64').replace(/=+$/, '');
   }
   return typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
@@ -367,7 +371,6 @@ class Call implements GrpcStream {
   #req: ClientHttp2Stream | undefined;
   #done = false;
   #localEnded = false;
-  #aborted = false;
   #timer: NodeJS.Timeout | undefined;
   /** Where grpc-status comes from: the trailers, or the headers of a trailers-only response. */
   #statusFields: IncomingHttpHeaders | undefined;
@@ -386,7 +389,11 @@ class Call implements GrpcStream {
     return this.#done;
   }
 
-  start(req: GrpcRequest, session: (host: { address: string; port: number }) => ClientHttp2Session, message: Uint8Array | undefined): void {
+  start(
+    req: GrpcRequest,
+    session: (host: { address: string; port: number }) => ClientHttp2Session,
+    message: Uint8Array | undefined,
+  ): void {
     const invalid = validateGrpcRequest(req);
     if (invalid !== undefined) return this.failLater(GrpcStatus.Internal, invalid);
     const host = req.target.pickHost();
@@ -407,12 +414,10 @@ class Call implements GrpcStream {
       this.#statusFields = trailers;
       this.#trailing = metadataFromRaw(raw);
     });
-    // Node emits 'end' after 'aborted' too; only an 'end' that comes first is the server's END_STREAM.
-    stream.on('aborted', () => {
-      this.#aborted = true;
-    });
+    // Node also emits 'end' for a stream the server reset or a connection that dropped, so only an
+    // end after a status-carrying HEADERS frame is a normal one; the rest is judged at 'close'.
     stream.on('end', () => {
-      if (!this.#aborted) this.#onEnd();
+      if (this.#trailing !== undefined) this.#onEnd();
     });
     stream.on('error', (err) => {
       this.#error ??= err;
@@ -529,7 +534,7 @@ class Call implements GrpcStream {
     if (error !== undefined) this.#finish(error.status, error.message, true);
   }
 
-  /** The server ended the stream (END_STREAM), normally with trailers. */
+  /** The server ended the stream with a status: trailers, or a trailers-only response. */
   #onEnd(): void {
     if (this.#done) return;
     const reset = !this.#localEnded;
@@ -537,15 +542,11 @@ class Call implements GrpcStream {
       this.#finish(GrpcStatus.Internal, 'stream ended in the middle of a message', reset);
       return;
     }
-    const fields = this.#statusFields;
-    if (fields === undefined || this.#trailing === undefined) {
-      this.#finish(GrpcStatus.Unknown, 'stream ended without trailers', reset);
-      return;
-    }
+    const fields = this.#statusFields ?? {};
     const status = parseGrpcStatus(fields['grpc-status']) ?? GrpcStatus.Unknown;
     const gm = fields['grpc-message'];
     const message = percentDecode(Array.isArray(gm) ? gm.join(',') : (gm ?? ''));
-    const trailing = this.#trailing;
+    const trailing = this.#trailing ?? [];
     if (this.#unary && status === GrpcStatus.Ok) {
       const response = this.#unaryResponse;
       if (response !== undefined && !this.#emit(() => this.#cb.onMessage(response))) return;
@@ -558,14 +559,19 @@ class Call implements GrpcStream {
     this.#finish(status, message, reset);
   }
 
-  /** The stream closed before the status arrived: the connection went away, or the server reset it. */
+  /**
+   * The stream closed without a status: the connection went away, the server reset the stream, or
+   * it ended the stream without trailers (Envoy: UNKNOWN).
+   */
   #onStreamClose(stream: ClientHttp2Stream, session: ClientHttp2Session): void {
     if (this.#done) return;
     const why = this.#error?.message;
+    const code = stream.rstCode ?? http2.constants.NGHTTP2_INTERNAL_ERROR;
     if (session.destroyed) {
       this.#finish(GrpcStatus.Unavailable, why ?? 'connection closed', false);
+    } else if (code === http2.constants.NGHTTP2_NO_ERROR) {
+      this.#finish(GrpcStatus.Unknown, 'stream ended without trailers', false);
     } else {
-      const code = stream.rstCode ?? http2.constants.NGHTTP2_INTERNAL_ERROR;
       this.#finish(rstCodeToGrpc(code), why ?? `stream reset by the server (code ${code})`, false);
     }
   }

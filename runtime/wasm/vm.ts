@@ -36,7 +36,7 @@ export interface VmServices {
   readonly sharedData: SharedData | undefined;
   readonly sharedQueues: SharedQueues | undefined;
   /** Process-wide value of a stat (summed over workers), for `proxy_get_metric`. */
-  globalStatValue?(name: string): number | undefined;
+  globalStatValue?(name: string, kind: 'counter' | 'gauge'): number | undefined;
   readonly grpc?: WasmGrpc;
   /** Told of every trap, with the plugin whose context was running (counted as `wasm.<plugin>.traps`). */
   onTrap?(vm: WasmVm, callback: string, message: string, pluginName: string | undefined): void;
@@ -738,7 +738,7 @@ export class WasmVm implements HostContext {
   }
 
   #globalValue(m: Metric): number {
-    return this.#opts.services.globalStatValue?.(m.statName) ?? m.local;
+    return this.#opts.services.globalStatValue?.(m.statName, m.type === MetricType.Counter ? 'counter' : 'gauge') ?? m.local;
   }
 
   // ---- foreign functions, DNS -------------------------------------------------------------

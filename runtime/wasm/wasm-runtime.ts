@@ -49,7 +49,7 @@ export class WasmRuntime {
   readonly #sharedQueues: SharedQueues | undefined;
   #clusters: ClusterManager | undefined;
 
-  constructor(opts: { log: Logger; stats: Stats; init?: WasmWorkerInit; globalStatValue?: (name: string) => number | undefined }) {
+  constructor(opts: { log: Logger; stats: Stats; init?: WasmWorkerInit; globalStatValue?: (name: string, kind: 'counter' | 'gauge') => number | undefined }) {
     this.#log = opts.log;
     this.#stats = opts.stats;
     this.#modules = new Map(Object.entries(opts.init?.modules ?? {}));

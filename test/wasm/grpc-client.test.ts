@@ -61,7 +61,12 @@ function readBody(stream: http2.ServerHttp2Stream): Promise<Buffer> {
   return new Promise((resolve) => stream.on('end', () => resolve(Buffer.concat(chunks))));
 }
 
-async function replyWithTrailers(stream: http2.ServerHttp2Stream, headers: http2.OutgoingHttpHeaders, chunks: Buffer[], trailers: http2.OutgoingHttpHeaders): Promise<void> {
+async function replyWithTrailers(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.OutgoingHttpHeaders,
+  chunks: Buffer[],
+  trailers: http2.OutgoingHttpHeaders,
+): Promise<void> {
   stream.respond(headers, { waitForTrailers: true });
   stream.on('wantTrailers', () => stream.sendTrailers(trailers));
   for (const c of chunks) {
@@ -105,7 +110,8 @@ async function handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     }
     case '/test.Echo/Collect': {
       const messages = parseFrames(await readBody(stream));
-      await replyWithTrailers(stream, GRPC_HEADERS, [frame(messages.join(','))], { 'grpc-status': '0', 'x-count': String(messages.length) });
+      const trailers = { 'grpc-status': '0', 'x-count': String(messages.length) };
+      await replyWithTrailers(stream, GRPC_HEADERS, [frame(messages.join(','))], trailers);
       return;
     }
     case '/test.Echo/Ticker':
@@ -135,6 +141,24 @@ async function handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
       return;
     case '/test.Echo/Refuse':
       stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    case '/test.Echo/BadStatus':
+      stream.respond({ ...GRPC_HEADERS, 'grpc-status': '17' }, { endStream: true });
+      return;
+    case '/test.Echo/NoTrailers':
+      await readBody(stream);
+      stream.respond(GRPC_HEADERS);
+      stream.end(frame('x'));
+      return;
+    case '/test.Echo/Truncated':
+      await readBody(stream);
+      await replyWithTrailers(stream, GRPC_HEADERS, [frame('abcdef').subarray(0, 7)], { 'grpc-status': '0' });
+      return;
+    case '/test.Echo/ResetCancel':
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      return;
+    case '/test.Echo/Drop':
+      stream.session?.destroy();
       return;
     default:
       stream.respond({ ':status': 404 }, { endStream: true });
@@ -349,7 +373,7 @@ describe('GrpcClientPool unary calls', TIMEOUT, () => {
     assert.deepEqual(await rec.closed, { status: 14, message: 'no healthy upstream' });
   });
 
-  test('maps HTTP errors and a foreign content-type to gRPC statuses', async (t) => {
+  test('maps HTTP errors, a foreign content-type, resets and a lost connection to gRPC statuses', async (t) => {
     const echo = await startEcho(t);
     const pool = poolFor(t);
     const rows: Array<[string, number]> = [
@@ -357,8 +381,13 @@ describe('GrpcClientPool unary calls', TIMEOUT, () => {
       ['Overloaded', 14], // 503 ⇒ UNAVAILABLE
       ['Html', 2], // 200 text/html ⇒ UNKNOWN
       ['Refuse', 14], // RST_STREAM REFUSED_STREAM ⇒ UNAVAILABLE
+      ['ResetCancel', 1], // RST_STREAM CANCEL ⇒ CANCELLED
+      ['Drop', 14], // connection lost ⇒ UNAVAILABLE
       ['TwoReplies', 13], // unary cardinality ⇒ INTERNAL
       ['NoReply', 13],
+      ['NoTrailers', 2], // END_STREAM on DATA ⇒ UNKNOWN, as Envoy
+      ['BadStatus', -1], // grpc-status outside 0..16 ⇒ Envoy's InvalidCode
+      ['Truncated', 13], // status after half a message ⇒ INTERNAL
     ];
     for (const [method, status] of rows) {
       const rec = unary(pool, req(echo.port, method), 'x');
@@ -486,7 +515,8 @@ describe('GrpcClientPool streams', TIMEOUT, () => {
     const live = recorder();
     pool.stream(req(echo.port, 'Ticker'), live.cb).cancel();
     const noHost = recorder();
-    pool.unary({ target: { authority: 'a', pickHost: () => undefined }, service: 's', method: 'm' }, new Uint8Array(), noHost.cb).cancel();
+    const nowhere = { authority: 'a', pickHost: () => undefined };
+    pool.unary({ target: nowhere, service: 's', method: 'm' }, new Uint8Array(), noHost.cb).cancel();
     await roundTrip(pool, echo.port);
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(live.events, []);
@@ -556,7 +586,9 @@ describe('gRPC framing and header helpers', () => {
   });
 
   test('httpStatusToGrpc follows http-grpc-status-mapping', () => {
-    const rows: Array<[number, number]> = [[400, 13], [401, 16], [403, 7], [404, 12], [429, 14], [502, 14], [503, 14], [504, 14], [500, 2], [302, 2]];
+    const rows: Array<[number, number]> = [
+      [400, 13], [401, 16], [403, 7], [404, 12], [429, 14], [502, 14], [503, 14], [504, 14], [500, 2], [302, 2],
+    ];
     for (const [http, grpc] of rows) assert.equal(httpStatusToGrpc(http), grpc, String(http));
   });
 
