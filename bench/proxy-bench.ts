@@ -1,7 +1,8 @@
 /**
- * `npm run bench`: the same upstream reached directly and through Sluice (1 and 2 workers),
- * @fastify/http-proxy, http-proxy, nginx and HAProxy, under wrk, in interleaved rounds; prints
- * the median of each row and writes `.bench/latest.md` and `.bench/latest.json`.
+ * `npm run bench`: the same upstream reached directly and through Sluice (1 and 2 workers, and
+ * 1 worker with a no-op or a header wasm filter), @fastify/http-proxy, http-proxy, nginx and
+ * HAProxy, under wrk, in interleaved rounds; prints the median of each row and writes
+ * `.bench/latest.md` and `.bench/latest.json`.
  *
  * Method and caveats: bench/README.md. Every child process is stopped at the end, on error,
  * on SIGINT/SIGTERM and when the overall timeout fires.
@@ -21,7 +22,7 @@ import { renderMarkdown, renderText, START_FAILURE, type ReportHeader } from './
 import { findTools } from './lib/tools.ts';
 import { startUpstream } from './lib/upstream.ts';
 import { WORKLOADS, wrkScript, type Workload } from './lib/workloads.ts';
-import { RATIO_BASE, selectTargets } from './targets/registry.ts';
+import { RATIO_BASE, selectTargets, WASM_BUDGETS } from './targets/registry.ts';
 import type { BenchEnv, RunningTarget, Target } from './targets/target.ts';
 
 const benchDir = import.meta.dirname;
@@ -186,6 +187,7 @@ async function main(): Promise<number> {
     rounds: options.rounds,
     isBusy,
     ids: RATIO_BASE,
+    budgets: WASM_BUDGETS,
   });
   const header: ReportHeader = {
     title: `Sluice proxy bench — ${new Date().toISOString()}`,

@@ -24,7 +24,8 @@ export const USAGE = `usage: node bench/proxy-bench.ts [options]
   --duration S       measured seconds per run (default 5)
   --warmup S         unmeasured seconds before each run (default 1)
   --quick            1 round of 2 s: checks that everything runs
-  --only a,b         targets to run: direct, sluice1, sluice2, fastify, http-proxy, nginx, haproxy
+  --only a,b         targets to run: direct, sluice1, sluice1-wasm-noop, sluice1-wasm-header,
+                     sluice2, fastify, http-proxy, nginx, haproxy
   --workloads a,b    workloads to run: get-100b, get-16k, post-64k
   --connections N    wrk connections (default 50)
   --threads N        wrk threads (default 1)

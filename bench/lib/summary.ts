@@ -4,7 +4,8 @@ import type { Workload } from './workloads.ts';
 
 /**
  * Turns the individual runs into one row per (workload, target): medians over the rounds,
- * ratios against the direct and @fastify/http-proxy rows, and the two headline ratios.
+ * ratios against the direct, @fastify/http-proxy and Sluice 1-worker rows, the two headline
+ * ratios, and the cost of each wasm-filter row against its budget.
  */
 
 export interface Measurement {
@@ -41,6 +42,25 @@ export interface RowSummary {
   foreignCpuMaxCores?: number;
   vsDirect?: number;
   vsFastify?: number;
+  vsSluice1?: number;
+}
+
+/** How much slower a row may be than its base row (a wasm filter against the same Sluice without it). */
+export interface CostBudget {
+  target: string;
+  base: string;
+  /** Lowest acceptable req/s ratio target / base. */
+  minRatio: number;
+  /** Highest acceptable p99 of target minus p99 of base, microseconds. */
+  maxAddedP99Us: number;
+}
+
+/** A budget with what this workload measured; undefined numbers when a row has none. */
+export interface BudgetCheck extends CostBudget {
+  label: string;
+  baseLabel: string;
+  ratio?: number;
+  addedP99Us?: number;
 }
 
 export interface WorkloadSummary {
@@ -50,6 +70,8 @@ export interface WorkloadSummary {
   sluiceVsFastify?: number;
   /** Sluice 2 workers / Sluice 1 worker, req/s. */
   sluice2VsSluice1?: number;
+  /** One per budget whose target row was selected. */
+  budgets: BudgetCheck[];
 }
 
 export interface SummaryInput {
@@ -61,6 +83,7 @@ export interface SummaryInput {
   rounds: number;
   isBusy: (m: Measurement) => boolean;
   ids: { direct: string; fastify: string; sluice1: string; sluice2: string };
+  budgets?: readonly CostBudget[];
 }
 
 export function failureKey(workload: string, target: string): string {
@@ -73,11 +96,23 @@ export function summarize(input: SummaryInput): WorkloadSummary[] {
     const rps = (name: string): number | undefined => rows.find((r) => r.target === name)?.requestsPerSec;
     const direct = rps(input.ids.direct);
     const fastify = rps(input.ids.fastify);
+    const sluice1 = rps(input.ids.sluice1);
     for (const row of rows) {
       row.vsDirect = ratio(row.requestsPerSec, direct);
       row.vsFastify = ratio(row.requestsPerSec, fastify);
+      row.vsSluice1 = ratio(row.requestsPerSec, sluice1);
     }
-    const summary: WorkloadSummary = { workload, rows };
+    const budgets = (input.budgets ?? []).flatMap((b): BudgetCheck[] => {
+      const row = rows.find((r) => r.target === b.target);
+      if (!row) return [];
+      const base = rows.find((r) => r.target === b.base);
+      const check: BudgetCheck = { ...b, label: row.label, baseLabel: base?.label ?? b.base };
+      const r = ratio(row.requestsPerSec, base?.requestsPerSec);
+      if (r !== undefined) check.ratio = r;
+      if (row.p99Us !== undefined && base?.p99Us !== undefined) check.addedP99Us = row.p99Us - base.p99Us;
+      return [check];
+    });
+    const summary: WorkloadSummary = { workload, rows, budgets };
     const a = ratio(rps(input.ids.sluice1), fastify);
     const b = ratio(rps(input.ids.sluice2), rps(input.ids.sluice1));
     if (a !== undefined) summary.sluiceVsFastify = a;

@@ -1,4 +1,4 @@
-import type { RowSummary, WorkloadSummary } from './summary.ts';
+import type { BudgetCheck, RowSummary, WorkloadSummary } from './summary.ts';
 
 /** Renders the summaries as a plain-text table (terminal) and as Markdown (.bench/latest.md). */
 
@@ -18,8 +18,8 @@ interface Grid {
   notes: string[];
 }
 
-const HEADER = ['target', 'req/s', 'p50', 'p99', 'vs direct', 'vs fastify', 'req/s range', 'errors'];
-const NUMERIC = [false, true, true, true, true, true, true, true];
+const HEADER = ['target', 'req/s', 'p50', 'p99', 'vs direct', 'vs fastify', 'vs sluice1', 'req/s range', 'errors'];
+const NUMERIC = [false, true, true, true, true, true, true, true, true];
 
 function grid(s: WorkloadSummary): Grid {
   const notes: string[] = [];
@@ -29,7 +29,7 @@ function grid(s: WorkloadSummary): Grid {
       const startFailure = first.startsWith(START_FAILURE);
       // A start failure is the same for every workload: noted once, without the workload.
       notes.push(startFailure ? `${r.label}: ${first}` : `${s.workload.name}, ${r.label}: ${first}`);
-      return [r.label, startFailure ? 'FAILED to start (see notes)' : 'FAILED (see notes)', '', '', '', '', '', ''];
+      return [r.label, startFailure ? 'FAILED to start (see notes)' : 'FAILED (see notes)', '', '', '', '', '', '', ''];
     }
     if (r.runs < r.plannedRuns) notes.push(`${s.workload.name}, ${r.label}: ${r.plannedRuns - r.runs} of ${r.plannedRuns} runs failed`);
     if (r.errors > 0) notes.push(`${s.workload.name}, ${r.label}: ${r.errors} socket errors or non-2xx responses`);
@@ -46,6 +46,7 @@ function grid(s: WorkloadSummary): Grid {
       formatLatency(r.p99Us),
       formatRatio(r.vsDirect),
       formatRatio(r.vsFastify),
+      formatRatio(r.vsSluice1),
       formatRange(r),
       String(r.errors),
     ];
@@ -64,7 +65,20 @@ export function headlineLines(s: WorkloadSummary): string[] {
   return [
     `Sluice 1 worker / @fastify/http-proxy = ${formatRatio(s.sluiceVsFastify)}`,
     `Sluice 2 workers / 1 worker = ${formatRatio(s.sluice2VsSluice1)}`,
+    ...s.budgets.map(budgetLine),
   ];
+}
+
+/** `Sluice 1w + no-op wasm / Sluice, 1 worker = 0.93× (target ≥ 0.90×, met); p99 +0.12 ms (target < 0.50 ms, met)` */
+function budgetLine(b: BudgetCheck): string {
+  const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'no number' : ok ? 'met' : 'MISSED');
+  const ratioOk = b.ratio === undefined ? undefined : b.ratio >= b.minRatio;
+  const p99Ok = b.addedP99Us === undefined ? undefined : b.addedP99Us < b.maxAddedP99Us;
+  const added = b.addedP99Us === undefined ? '—' : `${b.addedP99Us >= 0 ? '+' : '−'}${(Math.abs(b.addedP99Us) / 1e3).toFixed(2)} ms`;
+  return (
+    `${b.label} / ${b.baseLabel} = ${formatRatio(b.ratio)} (target ≥ ${formatRatio(b.minRatio)}, ${verdict(ratioOk)}); ` +
+    `p99 ${added} (target < ${(b.maxAddedP99Us / 1e3).toFixed(2)} ms, ${verdict(p99Ok)})`
+  );
 }
 
 export function renderText(header: ReportHeader, summaries: readonly WorkloadSummary[]): string {

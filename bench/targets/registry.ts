@@ -3,12 +3,22 @@ import { haproxy } from './haproxy.ts';
 import { nginxProxy } from './nginx-proxy.ts';
 import { nodePeerTarget } from './node-peer.ts';
 import { sluiceTarget } from './sluice.ts';
+import { sluiceWasmTarget } from './sluice-wasm.ts';
+import type { CostBudget } from '../lib/summary.ts';
 import type { Target } from './target.ts';
 
 /** Every row the bench knows, in table order. `--only` selects by `name`. */
 export const TARGETS: readonly Target[] = [
   direct,
   sluiceTarget({ name: 'sluice1', label: 'Sluice, 1 worker', concurrency: 1 }),
+  sluiceWasmTarget({ name: 'sluice1-wasm-noop', label: 'Sluice 1w + no-op wasm', concurrency: 1, filter: 'noop.ts' }),
+  sluiceWasmTarget({
+    name: 'sluice1-wasm-header',
+    label: 'Sluice 1w + header wasm',
+    concurrency: 1,
+    filter: 'header.ts',
+    expectResponseHeader: { path: '/', name: 'x-bench-seen', value: '/' },
+  }),
   sluiceTarget({ name: 'sluice2', label: 'Sluice, 2 workers', concurrency: 2 }),
   nodePeerTarget({
     name: 'fastify',
@@ -28,6 +38,16 @@ export const TARGETS: readonly Target[] = [
 
 /** The ids the summary's ratio lines refer to. */
 export const RATIO_BASE = { direct: 'direct', fastify: 'fastify', sluice1: 'sluice1', sluice2: 'sluice2' } as const;
+
+/**
+ * What one wasm filter may cost, from the issue: req/s at least `minRatio` of the same Sluice
+ * without the filter, and p99 at most `maxAddedP99Us` above it, at the default 50 connections.
+ * The report prints each as a headline line; nothing fails on them (a benchmark prints a table).
+ */
+export const WASM_BUDGETS: readonly CostBudget[] = [
+  { target: 'sluice1-wasm-noop', base: 'sluice1', minRatio: 0.9, maxAddedP99Us: 500 },
+  { target: 'sluice1-wasm-header', base: 'sluice1', minRatio: 0.85, maxAddedP99Us: 500 },
+];
 
 export function selectTargets(only: readonly string[] | undefined): Target[] {
   if (!only) return [...TARGETS];

@@ -41,8 +41,20 @@ export function sluiceTarget(o: SluiceTargetOptions): Target {
         cwd: env.repoDir,
         cpus: o.concurrency > 1 ? env.pin.multi : env.pin.proxy,
       });
-      return whenReady(env, proc, { port, detail: `sluice run --concurrency ${o.concurrency}; one listener, ` +
-          `${(o.httpFilters?.length ?? 0) === 0 ? 'router only' : `${o.httpFilters?.length} filter(s) + router`}, STATIC cluster`, probes: [{ port: adminPort, path: '/ready', isReady: (s) => s === 200 }, { port, path: '/' }] });
+      return whenReady(env, proc, {
+        port,
+        detail: `sluice run --concurrency ${o.concurrency}; one listener, ${describeFilters(o.httpFilters)}, STATIC cluster`,
+        probes: [{ port: adminPort, path: '/ready', isReady: (s) => s === 200 }, { port, path: '/' }],
+      });
     },
   };
+}
+
+function describeFilters(filters: readonly unknown[] | undefined): string {
+  if (!filters || filters.length === 0) return 'router only';
+  const names = filters.map((f) => {
+    const name = (f as { name?: unknown } | null)?.name;
+    return typeof name === 'string' ? name : 'filter';
+  });
+  return `${names.join(', ')} + router`;
 }

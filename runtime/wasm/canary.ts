@@ -18,7 +18,7 @@ export function canaryPlugin(config: WasmPluginConfig, compiled: CompiledModule,
     services: {
       log: log.child({ canary: true }),
       stats: new StatsStore(256),
-      clusters: () => undefined,
+      httpCall: () => undefined,
       sharedData: undefined,
       sharedQueues: undefined,
     },

@@ -16,10 +16,9 @@ import { ProcExit } from '../../abi/wasi.ts';
 import { ErrorCode, SluiceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Counter, Gauge, Histogram, Stats } from '../stats/types.ts';
-import type { ClusterManager } from '../upstream/cluster.ts';
 import type { WasmContext } from './context.ts';
 import { callForeignFunction } from './foreign.ts';
-import { dispatchHttpCall, type HttpCallOutcome } from './http-call.ts';
+import type { HttpCallOutcome } from './http-call.ts';
 import { buildImports } from './imports.ts';
 import type { CompiledModule } from './module.ts';
 import { RootContext, type PluginInfo } from './root-context.ts';
@@ -32,7 +31,11 @@ import { PairsMap } from './pairs-map.ts';
 export interface VmServices {
   readonly log: Logger;
   readonly stats: Stats;
-  clusters(): ClusterManager | undefined;
+  /**
+   * Starts an http call to `request.upstream`; `done` is called later from the event loop (never
+   * inside this call). undefined = no such cluster. Returns a cancel function.
+   */
+  httpCall(request: HttpCallRequest, done: (outcome: HttpCallOutcome) => void): (() => void) | undefined;
   readonly sharedData: SharedData | undefined;
   readonly sharedQueues: SharedQueues | undefined;
   /** Process-wide value of a stat (summed over workers), for `proxy_get_metric`. */
@@ -125,7 +128,6 @@ export class WasmVm implements HostContext {
   readonly #metrics = new Map<number, Metric>();
   #nextMetricId = 0;
   #nextHttpToken = 0;
-  readonly #httpCallRoots = new Map<number, RootContext>();
   #closed = false;
 
   constructor(compiled: CompiledModule, opts: VmOptions) {
@@ -541,16 +543,14 @@ export class WasmVm implements HostContext {
   httpCall(request: HttpCallRequest): Answer<number> {
     const root = this.#ctx()?.root;
     if (root === undefined) return { result: WasmResult.BadArgument };
-    const cluster = this.#opts.services.clusters()?.get(request.upstream);
-    if (cluster === undefined) return { result: WasmResult.BadArgument };
     this.#nextHttpToken += TOKEN_STEP;
     const token = this.#nextHttpToken;
-    this.#httpCallRoots.set(token, root);
-    const cancel = dispatchHttpCall(cluster, request, (outcome) => {
+    const cancel = this.#opts.services.httpCall(request, (outcome) => {
       root.calls.delete(token);
-      this.#httpCallRoots.delete(token);
       this.#onHttpCallDone(root, token, outcome);
     });
+    // No such cluster (Envoy: BadArgument, and the token is not used).
+    if (cancel === undefined) return { result: WasmResult.BadArgument };
     root.calls.set(token, cancel);
     return { result: WasmResult.Ok, value: token };
   }

@@ -4,6 +4,8 @@ import type { Logger } from '../log.ts';
 import type { Counter, Stats } from '../stats/types.ts';
 import type { ClusterManager } from '../upstream/cluster.ts';
 import { compileModule, type CompiledModule } from './module.ts';
+import { dispatchHttpCall } from './http-call.ts';
+import { WorkerGrpc } from './vm-grpc.ts';
 import { VmSlot, WasmPlugin } from './plugin.ts';
 import { SharedData, type SharedDataHandle } from './shared-data.ts';
 import { SharedQueues, type SharedQueuesHandle } from './shared-queues.ts';
@@ -47,6 +49,7 @@ export class WasmRuntime {
   readonly #services: VmServices;
   readonly #traps = new Map<string, Counter>();
   readonly #sharedQueues: SharedQueues | undefined;
+  readonly #grpc: WorkerGrpc;
   #clusters: ClusterManager | undefined;
 
   constructor(opts: { log: Logger; stats: Stats; init?: WasmWorkerInit; globalStatValue?: (name: string, kind: 'counter' | 'gauge') => number | undefined }) {
@@ -56,10 +59,15 @@ export class WasmRuntime {
     const sharedData = opts.init?.sharedData !== undefined ? SharedData.attach(opts.init.sharedData) : SharedData.create();
     this.#sharedQueues = opts.init?.sharedQueues !== undefined ? SharedQueues.attach(opts.init.sharedQueues) : SharedQueues.create();
     this.#sharedQueues.onReady((queueId) => this.#queueReady(queueId));
+    this.#grpc = new WorkerGrpc(() => this.#clusters, opts.log);
     this.#services = {
+      grpc: this.#grpc,
       log: opts.log,
       stats: opts.stats,
-      clusters: () => this.#clusters,
+      httpCall: (request, done) => {
+        const cluster = this.#clusters?.get(request.upstream);
+        return cluster === undefined ? undefined : dispatchHttpCall(cluster, request, done);
+      },
       sharedData,
       sharedQueues: this.#sharedQueues,
       globalStatValue: opts.globalStatValue,
@@ -119,5 +127,6 @@ export class WasmRuntime {
     for (const slot of this.#slots.values()) slot.close();
     this.#slots.clear();
     this.#sharedQueues?.close();
+    void this.#grpc.shutdown();
   }
 }
