@@ -1,5 +1,5 @@
 import type { HeaderMap } from './header-map.ts';
-import { DataStatus, HeadersStatus, TrailersStatus, type BodyChunk } from './filter.ts';
+import { DataStatus, HeadersStatus, TrailersStatus, type BodyChunk, type HttpFilter } from './filter.ts';
 
 /**
  * One direction (request or response) of a stream's filter chain: delivers headers, body chunks
@@ -308,3 +308,21 @@ export class ChainDirection {
 
 const EMPTY = Buffer.alloc(0);
 const NO_STATE: number[] = [];
+
+/** A filter's request callbacks as a chain stage. */
+export function requestStage(f: HttpFilter): ChainStage {
+  return {
+    headers: f.onRequestHeaders?.bind(f),
+    data: f.onRequestBody?.bind(f),
+    trailers: f.onRequestTrailers?.bind(f),
+  };
+}
+
+/** A filter's response callbacks as a chain stage. */
+export function responseStage(f: HttpFilter): ChainStage {
+  return {
+    headers: f.onResponseHeaders?.bind(f),
+    data: f.onResponseBody?.bind(f),
+    trailers: f.onResponseTrailers?.bind(f),
+  };
+}

@@ -1,6 +1,6 @@
 import { HeaderMap } from './header-map.ts';
 import type { StreamInfo } from './stream-info.ts';
-import { ChainDirection, type ChainSink, type ChainStage } from './filter-chain.ts';
+import { ChainDirection, requestStage, responseStage, type ChainSink, type ChainStage } from './filter-chain.ts';
 import type { FilterCallbacks, HttpFilter, LocalReply } from './filter.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 import type { RouteEntry } from '../router/route-table.ts';
@@ -506,21 +506,6 @@ function onResClose(this: SluiceResponse): void {
   this.stream?.onResClose();
 }
 
-function requestStage(f: HttpFilter): ChainStage {
-  return {
-    headers: f.onRequestHeaders?.bind(f),
-    data: f.onRequestBody?.bind(f),
-    trailers: f.onRequestTrailers?.bind(f),
-  };
-}
-
-function responseStage(f: HttpFilter): ChainStage {
-  return {
-    headers: f.onResponseHeaders?.bind(f),
-    data: f.onResponseBody?.bind(f),
-    trailers: f.onResponseTrailers?.bind(f),
-  };
-}
 
 /** The view of a stream one filter gets: `continue*` act on this filter's own stop point. */
 class StreamFilterCallbacks implements FilterCallbacks {

@@ -51,12 +51,16 @@ export class RootContext extends WasmContext {
     return { result: WasmResult.NotFound };
   }
 
+  get tickPeriodMs(): number {
+    return this.#tickMs;
+  }
+
   /** Envoy: one period per root context; re-armed after each `proxy_on_tick`; 0 cancels. */
   setTickPeriod(ms: number): void {
     this.#tickMs = ms;
     if (this.#tick !== undefined) clearTimeout(this.#tick);
     this.#tick = undefined;
-    if (ms > 0 && !this.#closed) this.#armTick();
+    if (ms > 0 && !this.#closed && !this.vm.manualTicks) this.#armTick();
   }
 
   #armTick(): void {

@@ -41,6 +41,8 @@ export interface VmServices {
   /** Process-wide value of a stat (summed over workers), for `proxy_get_metric`. */
   globalStatValue?(name: string, kind: 'counter' | 'gauge'): number | undefined;
   readonly grpc?: WasmGrpc;
+  /** Tick timers are not armed; ticks happen only through `tickNow()` (the test harness). */
+  readonly manualTicks?: boolean;
   /** Told of every trap, with the plugin whose context was running (counted as `wasm.<plugin>.traps`). */
   onTrap?(vm: WasmVm, callback: string, message: string, pluginName: string | undefined): void;
 }
@@ -137,6 +139,10 @@ export class WasmVm implements HostContext {
     this.#opts = opts;
     this.#log = opts.services.log;
     this.#instantiate();
+  }
+
+  get manualTicks(): boolean {
+    return this.#opts.services.manualTicks === true;
   }
 
   get failed(): { callback: string; message: string } | undefined {
@@ -351,6 +357,13 @@ export class WasmVm implements HostContext {
     this.#closed = true;
     for (const ctx of this.#contexts.values()) if (ctx instanceof RootContext) ctx.close();
     this.#contexts.clear();
+  }
+
+  /** Delivers `proxy_on_tick` now to every root context with a tick period (the test harness's clock). */
+  tickNow(): void {
+    for (const ctx of [...this.#contexts.values()]) {
+      if (ctx instanceof RootContext && ctx.tickPeriodMs > 0) this.deliver(ctx, 'proxy_on_tick', [ctx.id]);
+    }
   }
 
   /** Drops the VM without calling the guest (a canary, or a VM that never served). */
