@@ -81,6 +81,8 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
   }
 
   function readPairs(m: GuestMemory, ptr: number, len: number): Pairs | undefined {
+    // Bounds first: an out-of-bounds buffer is InvalidMemoryAccess whatever its length.
+    if (len !== 0 && !inBounds(m.size, ptr, len)) return undefined;
     if (len > MAX_PAIRS_BYTES) return [];
     const b = read(m, ptr, len);
     if (b === undefined) return undefined;
@@ -274,9 +276,9 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
       return returnU32(got.value.byteSize(), retSizePtr >>> 0);
     },
     proxy_get_header_map_value(map: number, keyPtr: number, keySize: number, retPtrPtr: number, retSizePtr: number): number {
+      if (map >>> 0 > MAX_MAP_TYPE) return BadArgument;
       const m = mem();
       if (m === undefined) return IMA;
-      if (map >>> 0 > MAX_MAP_TYPE) return BadArgument;
       const key = readLatin1(m, keyPtr >>> 0, keySize >>> 0);
       if (key === undefined) return IMA;
       const got = headerMapValue(map >>> 0, asciiLower(key));
@@ -284,6 +286,7 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
       return returnBytes(latin1Bytes(got.value), retPtrPtr >>> 0, retSizePtr >>> 0);
     },
     proxy_add_header_map_value(map: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
+      if (map >>> 0 > MAX_MAP_TYPE) return BadArgument;
       const m = mem();
       if (m === undefined) return IMA;
       const value = readLatin1(m, valuePtr >>> 0, valueSize >>> 0);
@@ -295,6 +298,7 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
       });
     },
     proxy_replace_header_map_value(map: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
+      if (map >>> 0 > MAX_MAP_TYPE) return BadArgument;
       const m = mem();
       if (m === undefined) return IMA;
       const value = readLatin1(m, valuePtr >>> 0, valueSize >>> 0);
@@ -374,7 +378,9 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
       if (details === undefined || body === undefined || headers === undefined) return IMA;
       return host.sendLocalResponse({
         status: status >>> 0,
-        details: details.replace(/\s/g, '_'),
+        // Envoy replaces ASCII whitespace only (absl::ascii_isspace); `\s` would also hit byte 0xa0,
+        // part of many UTF-8 characters.
+        details: details.replace(/[ \t\n\v\f\r]/g, '_'),
         body: body.slice(),
         headers,
         grpcStatus: grpcStatus | 0,
@@ -384,8 +390,11 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
       const m = mem();
       if (m === undefined || !words(m, retCodePtr >>> 0, retMsgPtrPtr >>> 0, retMsgSizePtr >>> 0)) return IMA;
       const s = host.status();
+      // Message first: if the allocator fails, nothing at all has been written.
+      const r = returnBytes(s.message, retMsgPtrPtr >>> 0, retMsgSizePtr >>> 0);
+      if (r !== Ok) return r;
       m.writeU32(retCodePtr >>> 0, s.code >>> 0);
-      return returnBytes(s.message, retMsgPtrPtr >>> 0, retMsgSizePtr >>> 0);
+      return Ok;
     },
 
     // §3.9 http callouts
@@ -547,6 +556,8 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
       const name = readLatin1(m, namePtr >>> 0, nameSize >>> 0);
       const args = read(m, argsPtr >>> 0, argsSize >>> 0);
       if (name === undefined || args === undefined) return IMA;
+      // A foreign function may have side effects: refuse bad return pointers before running it.
+      if (retPtrPtr >>> 0 !== 0 && !words(m, retPtrPtr >>> 0, retSizePtr >>> 0)) return IMA;
       const got = host.callForeignFunction(name, args.slice());
       if (got.result !== Ok) return got.result;
       // A null result pointer asks the host to compute and discard the result (§3.13).

@@ -47,6 +47,41 @@ export interface AdminDeps {
   logging(): { levels: Record<string, string>; set(logger: string | undefined, level: string): boolean };
   /** Called after the `/quitquitquit` reply has been written. */
   quit(): void;
+  /** Hot deploy of wasm plugins (`/wasm/plugins...`); absent ⇒ those paths are 404. */
+  wasm?: WasmAdmin;
+}
+
+/** What `/wasm/plugins` needs (runtime/server/wasm-deploy.ts). */
+export interface WasmAdmin {
+  status(): Promise<Record<string, unknown>>;
+  deploy(name: string, bytes: Uint8Array, source: string): Promise<{ ok: boolean; status?: number } & Record<string, unknown>>;
+  rollback(name: string): Promise<{ ok: boolean; status?: number } & Record<string, unknown>>;
+}
+
+/** Largest module `POST /wasm/plugins/<name>` accepts. */
+export const MAX_WASM_UPLOAD_BYTES = 64 * 1024 * 1024;
+const WASM_PREFIX = '/wasm/plugins';
+
+/**
+ * `GET /wasm/plugins` lists plugins; `POST /wasm/plugins/<name>` with the module as the body swaps
+ * it; `POST /wasm/plugins/<name>/rollback` returns to the previous version. Answers JSON.
+ */
+async function wasmAdmin(wasm: WasmAdmin, method: string, path: string, body: Buffer): Promise<Reply> {
+  const json = (status: number, value: unknown): Reply => ({ status, body: `${JSON.stringify(value, null, 2)}\n`, contentType: 'application/json' });
+  if (path === WASM_PREFIX || path === `${WASM_PREFIX}/`) {
+    if (method !== 'GET') return text(`Method ${method} not allowed, GET required.`, METHOD_NOT_ALLOWED_STATUS);
+    return json(200, await wasm.status());
+  }
+  const rest = path.slice(WASM_PREFIX.length + 1).split('/').map(decodeURIComponent);
+  if (method !== 'POST') return text(`Method ${method} not allowed, POST required.`, METHOD_NOT_ALLOWED_STATUS);
+  if (rest.length === 2 && rest[1] === 'rollback') {
+    const r = await wasm.rollback(rest[0]);
+    return json(r.ok ? 200 : (r.status ?? 400), r);
+  }
+  if (rest.length !== 1 || rest[0] === '') return text(`invalid path ${path}\n`, 404);
+  if (body.length === 0) return json(400, { ok: false, plugin: rest[0], error: 'the request body must be the wasm module' });
+  const r = await wasm.deploy(rest[0], body, `admin upload (${body.length} bytes)`);
+  return json(r.ok ? 200 : (r.status ?? 400), r);
 }
 
 export interface AdminServer {
@@ -326,6 +361,28 @@ export function startAdminServer(opts: {
     const path = q < 0 ? url : url.slice(0, q);
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
     const method = req.method ?? 'GET';
+    if (opts.deps.wasm !== undefined && (path === WASM_PREFIX || path.startsWith(`${WASM_PREFIX}/`))) {
+      const wasm = opts.deps.wasm;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let tooBig = false;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_WASM_UPLOAD_BYTES) tooBig = true;
+        else chunks.push(c);
+      });
+      req.once('end', () => {
+        if (tooBig) {
+          send(res, text(`module larger than ${MAX_WASM_UPLOAD_BYTES} bytes\n`, 413));
+          return;
+        }
+        wasmAdmin(wasm, method, path, Buffer.concat(chunks)).then(
+          (reply) => send(res, reply),
+          (err: unknown) => send(res, text(`${path} failed: ${err instanceof Error ? err.message : String(err)}\n`, 500)),
+        );
+      });
+      return;
+    }
     // Admin requests carry no body we use; drain it so keep-alive connections stay usable.
     req.resume();
     req.once('end', () => {

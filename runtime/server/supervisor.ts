@@ -20,6 +20,8 @@ import { validateSnapshot, type ValidatedSnapshot } from './validate.ts';
 import { SharedData } from '../wasm/shared-data.ts';
 import { SharedQueues } from '../wasm/shared-queues.ts';
 import type { WasmWorkerInit } from '../wasm/wasm-runtime.ts';
+import { WasmDeployer, type WasmReply, type WasmRequest } from './wasm-deploy.ts';
+import { WasmFileWatcher } from './wasm-watch.ts';
 
 export interface SluiceOptions {
   config: ConfigSnapshot;
@@ -33,6 +35,8 @@ export interface SluiceOptions {
   /** Called when the admin asks the process to exit (/quitquitquit). */
   onQuit?: () => void;
   log?: Logger;
+  /** Watch wasm code files (and the config file) and apply changes live. Default true. */
+  watch?: boolean;
 }
 
 type State = 'PRE_INITIALIZING' | 'INITIALIZING' | 'LIVE' | 'DRAINING';
@@ -130,6 +134,7 @@ export class Sluice {
     for (let i = 1; i < this.concurrency; i++) rest.push(this.#spawn(i, ports));
     await Promise.all(rest.map((w) => w.ready));
     this.listeners = r0.listeners;
+    await this.#startWasmDeploys();
     if (boot.admin?.address) {
       const a = await startAdminServer({ address: boot.admin.address, deps: this.#adminDeps() });
       this.#adminServer = a;
@@ -148,6 +153,53 @@ export class Sluice {
   }
 
   #validated: ValidatedSnapshot | undefined;
+  #deployer: WasmDeployer | undefined;
+  #wasmWatcher: WasmFileWatcher | undefined;
+  readonly #wasmReplies = new Map<number, (r: WasmReply) => void>();
+  #nextWasmRequest = 0;
+
+  /** Hot deploy of wasm modules (admin `/wasm/plugins`, `sluice deploy`, file watching). */
+  get wasm(): WasmDeployer | undefined {
+    return this.#deployer;
+  }
+
+  /** Sends a hot-deploy step to every worker; a worker that does not answer in 30 s counts as a failure. */
+  #askWorkers(msg: WasmRequest): Promise<WasmReply[]> {
+    return Promise.all(
+      this.#workers.map(
+        (w) =>
+          new Promise<WasmReply>((resolve) => {
+            const id = ++this.#nextWasmRequest;
+            const timer = setTimeout(() => {
+              this.#wasmReplies.delete(id);
+              resolve({ ok: false, error: `worker ${w.index} did not answer ${msg.type}` });
+            }, 30_000);
+            timer.unref();
+            this.#wasmReplies.set(id, (r) => {
+              clearTimeout(timer);
+              resolve(r);
+            });
+            w.worker.postMessage({ ...msg, id } satisfies MainToWorker);
+          }),
+      ),
+    );
+  }
+
+  async #startWasmDeploys(): Promise<void> {
+    const deployer = new WasmDeployer({
+      log: this.log,
+      stats: this.#mainStats,
+      counterValue: (name) => this.#reader.snapshot().counters.get(name) ?? 0,
+      channel: { ask: (m) => this.#askWorkers(m) },
+      config: this.config,
+      modules: this.#validated?.wasmModules ?? {},
+    });
+    this.#deployer = deployer;
+    if (this.#opts.watch !== false && deployer.files().length > 0) {
+      this.#wasmWatcher = new WasmFileWatcher(deployer, this.log);
+      await this.#wasmWatcher.ready();
+    }
+  }
   #wasmInit: WasmWorkerInit | undefined;
 
   /** Modules compiled at validation plus the process-wide shared data and queues, made once. */
@@ -176,6 +228,12 @@ export class Sluice {
     handle.ready = new Promise((resolve, reject) => {
       worker.on('message', (msg: WorkerToMain) => {
         switch (msg.type) {
+          case 'wasm-reply': {
+            const reply = this.#wasmReplies.get(msg.id);
+            this.#wasmReplies.delete(msg.id);
+            reply?.(msg);
+            break;
+          }
           case 'stats':
             this.#reader.attach(`worker-${index}`, msg.buffer);
             this.#segments.set(`worker-${index}`, msg.buffer);
@@ -222,6 +280,7 @@ export class Sluice {
     this.#state = 'DRAINING';
     this.#mainStats.gauge('server.state').set(SERVER_STATE.DRAINING);
     if (this.#flushTimer) clearInterval(this.#flushTimer);
+    await this.#wasmWatcher?.close();
     this.#mainStats.gauge('server.live').set(0);
     const timeout = this.#opts.drainTimeoutMs ?? defaults.DEFAULT_DRAIN_TIMEOUT_MS;
     const drained = this.#workers.map(async (w) => {
@@ -248,7 +307,16 @@ export class Sluice {
   // ---- admin ----
 
   #adminDeps(): AdminDeps {
+    const deployer = this.#deployer;
     return {
+      wasm:
+        deployer === undefined
+          ? undefined
+          : {
+              status: () => deployer.status(),
+              deploy: (name, bytes, source) => deployer.deploy(name, bytes, source),
+              rollback: (name) => deployer.rollback(name),
+            },
       stats: () => {
         this.#mainStats.gauge('server.uptime').set(Math.floor((Date.now() - this.#startedAt) / 1000));
         return withoutPrefix(this.#reader.snapshot(), HOST_STATS_PREFIX);

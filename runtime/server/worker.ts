@@ -6,6 +6,7 @@ import { GlobalStatsReader } from '../stats/global-reader.ts';
 import { DataPlane } from './data-plane.ts';
 import type { Bootstrap } from '../config/types.ts';
 import type { HostsByCluster, MainToWorker, WorkerInit, WorkerToMain } from './messages.ts';
+import type { WasmReply, WasmRequest } from './wasm-deploy.ts';
 import '../http/builtin-filters.ts';
 import '../wasm/wasm-filter.ts';
 
@@ -75,6 +76,12 @@ port.on('message', (m: MainToWorker) => {
     case 'healthcheck':
       plane.setHealthFailed(m.failed);
       break;
+    case 'wasm-prepare':
+    case 'wasm-commit':
+    case 'wasm-abort':
+    case 'wasm-status':
+      send({ type: 'wasm-reply', id: m.id, ...wasmRequest(m) });
+      break;
     case 'stats-segments': {
       const known = new Set(globalStats.ids);
       for (const seg of m.segments) if (!known.has(seg.id)) globalStats.attach(seg.id, seg.buffer);
@@ -82,6 +89,25 @@ port.on('message', (m: MainToWorker) => {
     }
   }
 });
+
+/** Hot-deploy steps on this worker (runtime/server/wasm-deploy.ts drives them from the main thread). */
+function wasmRequest(m: WasmRequest): WasmReply {
+  const wasm = plane.wasm;
+  if (m.type === 'wasm-status') return { ok: true, status: wasm?.status() ?? [] };
+  if (wasm === undefined) return { ok: false, error: 'no wasm plugins on this worker' };
+  switch (m.type) {
+    case 'wasm-prepare': {
+      const r = wasm.prepareSwap(m.plugin, m.module, m.generation);
+      return r.ok ? { ok: true } : { ok: false, error: r.error };
+    }
+    case 'wasm-commit':
+      wasm.commitSwap(m.plugin);
+      return { ok: true };
+    case 'wasm-abort':
+      wasm.abortSwap(m.plugin);
+      return { ok: true };
+  }
+}
 
 main().catch((err: Error) => {
   send({ type: 'error', message: err.message, code: (err as { code?: string }).code });

@@ -20,7 +20,12 @@ export const CRASH_LOOP_LIMIT = 5;
  */
 export class VmSlot {
   readonly key: string;
-  readonly compiled: CompiledModule;
+  #compiled: CompiledModule;
+  /** Module version: 1 at load, +1 per committed swap (the supervisor numbers them). */
+  generation = 1;
+  loadedAt = Date.now();
+  readonly #generationOf = new Map<WasmVm, number>();
+  #prepared: { vm: WasmVm; roots: Map<WasmPlugin, RootContext>; compiled: CompiledModule; generation: number } | undefined;
   readonly #services: VmServices;
   readonly #opts: { vmId: string; vmConfiguration: Uint8Array; environment: Array<[string, string]>; backoff: { baseMs: number; maxMs: number } };
   #vm: WasmVm | undefined;
@@ -44,7 +49,7 @@ export class VmSlot {
     opts: { vmId: string; vmConfiguration: Uint8Array; environment: Array<[string, string]>; backoff: { baseMs: number; maxMs: number }; runtime: string },
   ) {
     this.key = key;
-    this.compiled = compiled;
+    this.#compiled = compiled;
     this.#services = services;
     this.#opts = opts;
     this.#created = services.stats.counter(`wasm.${opts.runtime}.created`);
@@ -55,11 +60,85 @@ export class VmSlot {
     return this.#vm;
   }
 
-  #newVm(): WasmVm {
-    const vm = new WasmVm(this.compiled, { ...this.#opts, services: this.#services });
+  get compiled(): CompiledModule {
+    return this.#compiled;
+  }
+
+  get plugins(): readonly WasmPlugin[] {
+    return this.#plugins;
+  }
+
+  /** Live streams per module generation (admin: a swap's old generation drains to zero). */
+  streamsByGeneration(): Record<number, number> {
+    const out: Record<number, number> = {};
+    for (const [vm, n] of this.#streams) {
+      const g = this.#generationOf.get(vm) ?? this.generation;
+      out[g] = (out[g] ?? 0) + n;
+    }
+    return out;
+  }
+
+  #newVm(compiled = this.#compiled, generation = this.generation): WasmVm {
+    const vm = new WasmVm(compiled, { ...this.#opts, services: this.#services });
+    this.#generationOf.set(vm, generation);
     this.#created.inc();
     this.#active.inc();
     return vm;
+  }
+
+  /**
+   * Swap, step 1 (on every worker before any flips): a VM of the new module with every plugin's
+   * root context started in it. Throws (the SluiceError from start-up) and leaves nothing behind
+   * when the new generation cannot start.
+   */
+  prepare(compiled: CompiledModule, generation: number): void {
+    this.abortPrepared();
+    const vm = this.#newVm(compiled, generation);
+    try {
+      const roots = new Map<WasmPlugin, RootContext>();
+      for (const p of this.#plugins) roots.set(p, vm.startRoot(p.info));
+      this.#prepared = { vm, roots, compiled, generation };
+    } catch (err) {
+      vm.discard();
+      this.#generationOf.delete(vm);
+      this.#active.dec();
+      throw err;
+    }
+  }
+
+  /**
+   * Swap, step 2: new streams get the prepared generation; streams that began on the old one finish
+   * on it (their VM is closed, with on_done/on_delete for its roots, when the last one ends).
+   */
+  commit(): boolean {
+    const p = this.#prepared;
+    if (p === undefined) return false;
+    this.#prepared = undefined;
+    const old = this.#vm;
+    this.#vm = p.vm;
+    this.#roots = p.roots;
+    this.#compiled = p.compiled;
+    this.generation = p.generation;
+    this.loadedAt = Date.now();
+    this.#consecutiveFailures = 0;
+    this.#nextAttempt = 0;
+    this.crashLooping = false;
+    this.lastError = undefined;
+    if (old !== undefined) {
+      this.#retired.add(old);
+      if (!this.#streams.has(old)) this.#closeVm(old);
+    }
+    return true;
+  }
+
+  /** Drops a prepared generation that will not be committed (another worker failed to prepare). */
+  abortPrepared(): void {
+    const p = this.#prepared;
+    if (p === undefined) return;
+    this.#prepared = undefined;
+    p.vm.discard();
+    this.#generationOf.delete(p.vm);
+    this.#active.dec();
   }
 
   /** Adds a plugin at config load: starts its root context (throws when the plugin is refused). */
@@ -94,6 +173,7 @@ export class VmSlot {
 
   #closeVm(vm: WasmVm): void {
     this.#retired.delete(vm);
+    this.#generationOf.delete(vm);
     vm.close();
     this.#active.dec();
   }
@@ -144,6 +224,7 @@ export class VmSlot {
   }
 
   close(): void {
+    this.abortPrepared();
     const vm = this.#vm;
     this.#vm = undefined;
     if (vm !== undefined) {

@@ -19,6 +19,21 @@ export interface WasmWorkerInit {
   sharedQueues?: SharedQueuesHandle;
 }
 
+/** One plugin on one worker, as /wasm/plugins reports it. */
+export interface WasmPluginWorkerStatus {
+  name: string;
+  vmId: string;
+  rootId: string;
+  generation: number;
+  sha256: string;
+  loadedAt: number;
+  streamsByGeneration: Record<number, number>;
+  vmFailed: string | undefined;
+  crashLooping: boolean;
+  lastError: string | undefined;
+  reloads: number;
+}
+
 /** The key under which the main thread compiles a plugin's code and a worker finds it. */
 export function codeKey(c: WasmPluginConfig): string {
   if (c.code.kind === 'file') return `file:${c.code.path}`;
@@ -114,6 +129,59 @@ export class WasmRuntime {
 
   get slots(): IterableIterator<VmSlot> {
     return this.#slots.values();
+  }
+
+  /** Slots holding a plugin named `name` (PluginConfig.name; the admin and deploy key). */
+  #slotsOf(name: string): VmSlot[] {
+    return [...this.#slots.values()].filter((s) => s.plugins.some((p) => p.config.name === name));
+  }
+
+  /**
+   * Swap step 1 on this worker: instantiate and start the new module for every slot of plugin
+   * `name`. On failure nothing stays prepared and the error says why.
+   */
+  prepareSwap(name: string, compiled: CompiledModule, generation: number): { ok: true; slots: number } | { ok: false; error: string } {
+    const slots = this.#slotsOf(name);
+    if (slots.length === 0) return { ok: false, error: `no wasm plugin named "${name}" on this worker` };
+    try {
+      for (const slot of slots) slot.prepare(compiled, generation);
+      return { ok: true, slots: slots.length };
+    } catch (err) {
+      for (const slot of slots) slot.abortPrepared();
+      return { ok: false, error: (err as Error).message };
+    }
+  }
+
+  /** Swap step 2: flip every prepared slot of plugin `name`. */
+  commitSwap(name: string): void {
+    for (const slot of this.#slotsOf(name)) slot.commit();
+  }
+
+  abortSwap(name: string): void {
+    for (const slot of this.#slotsOf(name)) slot.abortPrepared();
+  }
+
+  /** Per plugin: generation, module, live streams per generation, failure state (for /wasm/plugins). */
+  status(): WasmPluginWorkerStatus[] {
+    const out: WasmPluginWorkerStatus[] = [];
+    for (const slot of this.#slots.values()) {
+      for (const p of slot.plugins) {
+        out.push({
+          name: p.config.name,
+          vmId: p.config.vmId,
+          rootId: p.config.rootId,
+          generation: slot.generation,
+          sha256: slot.compiled.sha256,
+          loadedAt: slot.loadedAt,
+          streamsByGeneration: slot.streamsByGeneration(),
+          vmFailed: slot.vm?.failed?.message,
+          crashLooping: slot.crashLooping,
+          lastError: slot.lastError,
+          reloads: slot.reloads,
+        });
+      }
+    }
+    return out;
   }
 
   #queueReady(queueId: number): void {
