@@ -10,6 +10,7 @@ import { isLogLevel, LOG_LEVELS } from '../log.ts';
 import { SLUICE_VERSION } from '../version.ts';
 import { inspectWasm, formatInspection } from '../wasm/inspect.ts';
 import { WasmParseError } from '../../abi/wasm-binary.ts';
+import { deploy, DEPLOY_USAGE } from './deploy.ts';
 
 const USAGE = `sluice ${SLUICE_VERSION}: a WASM-extensible HTTP proxy configured with Envoy v3 YAML
 
@@ -17,6 +18,7 @@ Usage:
   sluice run -c FILE [--concurrency N] [--log-level LEVEL] [--drain-time-s S]
   sluice validate -c FILE
   sluice inspect FILE.wasm [--json]
+  sluice deploy NAME FILE.wasm [--admin URL] | sluice deploy NAME --rollback [--admin URL]
   sluice version
 
 Commands:
@@ -27,6 +29,8 @@ Commands:
              does not provide or whose signature differs), memory limits, size, sha256, start
              section. --json prints one JSON object. Exit 1 if the file is missing, is not a wasm
              module, or V8 rejects it.
+  deploy     Hot-swap a wasm plugin in a running Sluice through its admin API; the old version
+             keeps serving if the new one is refused.
 
 Options:
   -c, --config-path FILE   Envoy v3 bootstrap YAML (or JSON)
@@ -96,6 +100,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'inspect') {
     inspect(rest);
+    return;
+  }
+  if (command === 'deploy') {
+    process.exitCode = await deploy(rest, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
     return;
   }
   let parsed;

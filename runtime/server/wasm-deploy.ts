@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ConfigSnapshot } from '../config/types.ts';
 import { WASM_FILTER_TYPE_URL, wasmPluginConfig, type WasmPluginConfig } from '../config/wasm.ts';
@@ -65,6 +66,8 @@ export class WasmDeployer {
   readonly #counterValue: (name: string) => number;
   readonly #plugins = new Map<string, PluginState>();
   #queue: Promise<unknown> = Promise.resolve();
+  /** Content hash last read from each watched file. */
+  readonly #fileSha = new Map<string, string>();
 
   constructor(opts: {
     log: Logger;
@@ -107,6 +110,8 @@ export class WasmDeployer {
         existing.configs.splice(0, existing.configs.length, ...configs);
         continue;
       }
+      const c = configs[0];
+      if (c.code.kind === 'file' && module !== undefined && !this.#fileSha.has(c.code.path)) this.#fileSha.set(c.code.path, module.sha256);
       this.#plugins.set(name, {
         name,
         configs,
@@ -164,6 +169,11 @@ export class WasmDeployer {
     }
     // A partial write is never loaded: only a module that validates completely is a candidate.
     if (!WebAssembly.validate(bytes)) return Promise.resolve(undefined);
+    // Only a change of the file's own content deploys: an event for a sibling file, or a file
+    // that still holds what was loaded from it before an admin deploy, changes nothing.
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    if (this.#fileSha.get(path) === sha) return Promise.resolve(undefined);
+    this.#fileSha.set(path, sha);
     return this.deploy(name, bytes, path);
   }
 
