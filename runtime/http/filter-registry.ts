@@ -33,18 +33,21 @@ export function registerHttpFilter(
   builders.set(typeUrl, builder);
 }
 
-/** Factories for the filters before the router; disabled filters are skipped (no per-route enable yet). */
+/**
+ * Factories for the filters before the router. A `disabled` filter is still built (a route may
+ * enable it with an `envoy.config.route.v3.FilterConfig`); its factory says `disabledByDefault`.
+ */
 export function buildHttpFilters(configs: readonly HttpFilterConfig[], ctx: FilterBuildContext): HttpFilterFactory[] {
   const out: HttpFilterFactory[] = [];
   for (const c of configs) {
-    if (c.disabled) continue;
     const typeUrl = c.typed_config?.type_url;
     const builder = typeUrl === undefined ? undefined : builders.get(typeUrl);
     if (builder === undefined) {
       if (c.is_optional) continue;
       throw new Error(`http filter "${c.name}": no implementation registered for ${typeUrl ?? '(no typed_config)'}`);
     }
-    out.push(builder(c, ctx));
+    const factory = builder(c, ctx);
+    out.push(c.disabled ? { name: factory.name, disabledByDefault: true, create: (cb) => factory.create(cb) } : factory);
   }
   return out;
 }

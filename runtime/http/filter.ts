@@ -103,5 +103,13 @@ export interface HttpFilter {
  */
 export interface HttpFilterFactory {
   readonly name: string;
+  /**
+   * The HCM entry said `disabled: true`: the filter runs only on routes whose
+   * `typed_per_filter_config[name]` is an `envoy.config.route.v3.FilterConfig` without `disabled`.
+   */
+  readonly disabledByDefault?: boolean;
   create(callbacks: FilterCallbacks): HttpFilter;
 }
+
+/** `typed_per_filter_config` value type that turns a filter on or off for a route (Envoy). */
+export const FILTER_CONFIG_TYPE_URL = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';

@@ -1,7 +1,7 @@
 import { HeaderMap } from './header-map.ts';
 import type { StreamInfo } from './stream-info.ts';
 import { ChainDirection, requestStage, responseStage, type ChainSink, type ChainStage } from './filter-chain.ts';
-import type { FilterCallbacks, HttpFilter, LocalReply } from './filter.ts';
+import { FILTER_CONFIG_TYPE_URL, type FilterCallbacks, type HttpFilter, type HttpFilterFactory, type LocalReply } from './filter.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 import type { RouteEntry } from '../router/route-table.ts';
 import { Router } from './router.ts';
@@ -67,13 +67,22 @@ export class HttpStream {
       this.#response = new ChainDirection(NO_STAGES, this.#sink, rt.bufferLimit, this);
     } else {
       this.#filters = [];
+      // Envoy builds the chain after matching the route, so a route can turn filters on or off.
+      const route = this.route();
       for (let i = 0; i < rt.filters.length; i++) {
-        this.#filters.push(rt.filters[i].create(new StreamFilterCallbacks(this, i)));
+        const f = rt.filters[i];
+        if (!filterEnabled(f, route)) continue;
+        this.#filters.push(f.create(new StreamFilterCallbacks(this, this.#filters.length)));
       }
       this.#request = new ChainDirection(this.#filters.map(requestStage), this.#router, rt.bufferLimit, this);
       this.#response = new ChainDirection(this.#responseStages(), this.#sink, rt.bufferLimit, this);
     }
     this.#readsBody = this.#request.inspectsBody;
+  }
+
+  /** Filters running on this stream (the route may have turned some off). */
+  get filterCount(): number {
+    return this.#filters.length;
   }
 
   /** Whether the router must take the body from the chain (else it streams `req` directly). */
@@ -507,6 +516,13 @@ function onResClose(this: SluiceResponse): void {
 }
 
 
+/** Whether filter `f` runs on `route` (a `FilterConfig` on the route or virtual host decides, else the HCM entry). */
+function filterEnabled(f: HttpFilterFactory, route: RouteEntry | undefined): boolean {
+  const per = route?.perFilterConfig(f.name);
+  if (per?.type_url === FILTER_CONFIG_TYPE_URL) return (per.value as { disabled?: unknown }).disabled !== true;
+  return f.disabledByDefault !== true;
+}
+
 /** The view of a stream one filter gets: `continue*` act on this filter's own stop point. */
 class StreamFilterCallbacks implements FilterCallbacks {
   readonly #s: HttpStream;
@@ -529,7 +545,7 @@ class StreamFilterCallbacks implements FilterCallbacks {
   }
   continueResponse(): void {
     // Response stages are in reverse order.
-    this.#s.continueResponse(this.#s.rt.filters.length - 1 - this.#i);
+    this.#s.continueResponse(this.#s.filterCount - 1 - this.#i);
   }
   sendLocalReply(reply: LocalReply): void {
     queueMicrotask(() => this.#s.sendLocalReply(reply));

@@ -187,3 +187,36 @@ test('properties carry Envoy values and encodings', async (t) => {
   assert.equal(h('response-code'), '200');
   assert.ok(Number(h('source-port')) > 0);
 });
+
+test('a route can turn a wasm filter off (FilterConfig disabled) or on (a filter disabled in the HCM)', async (t) => {
+  const up = await startUpstream(t, echoHandler());
+  const off = `
+                typed_per_filter_config:
+                  deny:
+                    "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig
+                    disabled: true`;
+  const on = `
+                typed_per_filter_config:
+                  headers:
+                    "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig
+                    config: {}`;
+  const p = await startProxy(t, proxyYaml({
+    clusters: [{ name: 'backend', ports: [up.port] }],
+    routes: `              - match: { prefix: "/free" }
+                route: { cluster: backend }${off}
+              - match: { prefix: "/rich" }
+                route: { cluster: backend }${on}
+              - match: { prefix: "/" }
+                route: { cluster: backend }`,
+    filters: wasmFilter({ file: behaviours, rootId: 'deny', name: 'deny' }) +
+      wasmFilter({ file: behaviours, rootId: 'headers', name: 'headers', extra: '' }).replace('- name: headers', '- name: headers\n            disabled: true'),
+  }));
+  assert.equal((await get(p.port, '/deny')).status, 403);
+  const free = await get(p.port, '/free/deny');
+  assert.equal(free.status, 200);
+  assert.equal(free.headers.get('x-wasm-response-seen'), null, 'deny is off on /free');
+  assert.equal(free.headers.get('x-wasm-saw'), null, 'headers is disabled by default');
+  const rich = await get(p.port, '/rich', { headers: { 'x-in': 'r' } });
+  assert.equal(rich.headers.get('x-wasm-saw'), 'r', 'headers is on for /rich');
+  assert.equal(rich.headers.get('x-wasm-response-seen'), '1');
+});
