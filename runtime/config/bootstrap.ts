@@ -1,13 +1,15 @@
 /**
- * `config.bootstrap.v3.Bootstrap`: node, admin, static listeners and clusters, stats_flush_interval.
- * Dynamic (xDS) resources, runtime, overload manager, tracing, stats sinks and the other top-level
- * sections are Envoy features Sluice does not implement and are rejected by name.
+ * `config.bootstrap.v3.Bootstrap`: node, admin, static listeners and clusters, filesystem xDS
+ * (`dynamic_resources` with LDS/CDS files, see dynamic-resources.ts), stats_flush_interval. gRPC
+ * xDS, runtime, overload manager, tracing, stats sinks and the other top-level sections are Envoy
+ * features Sluice does not implement and are rejected by name. Cross-checks (unique names, route →
+ * cluster references) run in load.ts once the LDS/CDS files have been parsed too.
  */
 import type { AdminConfig, Bootstrap, NodeInfo } from './types.ts';
 import { ACCESS_LOG, fileAccessLog } from './access-log.ts';
 import { ADDRESS } from './address.ts';
 import { CLUSTER } from './cluster.ts';
-import { checkCrossReferences } from './cross-checks.ts';
+import { DYNAMIC_RESOURCES } from './dynamic-resources.ts';
 import { LISTENER } from './listener.ts';
 import { duration, list, message, str, struct } from './schema.ts';
 import type { Parser } from './schema.ts';
@@ -45,10 +47,11 @@ export const BOOTSTRAP: Parser<Bootstrap> = message({
     node: NODE,
     admin: ADMIN,
     static_resources: STATIC_RESOURCES,
+    dynamic_resources: DYNAMIC_RESOURCES,
     stats_flush_interval: duration({ min: 1, max: 300_000 }),
   },
   unsupported: [
-    'dynamic_resources', 'cluster_manager', 'hds_config', 'flags_path', 'stats_sinks', 'deferred_stat_options',
+    'cluster_manager', 'hds_config', 'flags_path', 'stats_sinks', 'deferred_stat_options',
     'stats_config', 'stats_flush_on_admin', 'watchdog', 'watchdogs', 'tracing', 'layered_runtime', 'overload_manager',
     'enable_dispatcher_stats', 'header_prefix', 'stats_server_version_override', 'use_tcp_for_dns_lookups',
     'dns_resolution_config', 'typed_dns_resolver_config', 'bootstrap_extensions', 'fatal_actions', 'config_sources',
@@ -56,8 +59,7 @@ export const BOOTSTRAP: Parser<Bootstrap> = message({
     'perf_tracing_file_path', 'default_regex_engine', 'xds_delegate_extension', 'xds_config_tracker_extension',
     'listener_manager', 'application_log_config', 'grpc_async_client_manager_config', 'memory_allocator_manager',
   ],
-  build(f, m) {
-    checkCrossReferences(m.ctx);
+  build(f) {
     return { ...f, static_resources: f.static_resources ?? { listeners: [], clusters: [] } };
   },
 });

@@ -325,20 +325,59 @@ export interface Cluster {
 
 // ---------- bootstrap ----------
 
+/**
+ * A filesystem xDS subscription (`ConfigSource.path_config_source`, or the deprecated `path`).
+ * Paths are absolute (relative ones resolve against the bootstrap file's directory).
+ */
+export interface PathConfigSource {
+  path: string;
+  /** A move into this directory reloads `path` (Kubernetes ConfigMap symlink swaps). */
+  watched_directory?: string;
+}
+
+export interface DynamicResources {
+  lds_config?: PathConfigSource;
+  cds_config?: PathConfigSource;
+}
+
 export interface Bootstrap {
   node?: NodeInfo;
   admin?: AdminConfig;
   static_resources: { listeners: Listener[]; clusters: Cluster[] };
+  dynamic_resources?: DynamicResources;
   stats_flush_interval?: DurationMs;
+}
+
+/** What one LDS or CDS file held when the snapshot was loaded. */
+export interface DynamicResourceFile {
+  /** Absolute path of the file. */
+  path: string;
+  watched_directory?: string;
+  /** The DiscoveryResponse's `version_info`, else `hash`. */
+  version_info: string;
+  /** sha256 of the file text. */
+  hash: string;
+  /** The resources as written (snake_case, with `@type`), for /config_dump. */
+  raw: Record<string, unknown>[];
 }
 
 /** What `loadConfig` returns: the typed config plus what /config_dump shows. */
 export interface ConfigSnapshot {
   bootstrap: Bootstrap;
-  /** The input after camelCase → snake_case normalization, for /config_dump. */
+  /** The bootstrap input after camelCase → snake_case normalization, for /config_dump. */
   raw: Record<string, unknown>;
   /** Absolute path of the file it came from, when it came from a file. */
   source?: string;
-  /** sha256 of the source text, for /config_dump and reload bookkeeping. */
+  /**
+   * sha256 of the bootstrap text; with LDS/CDS files, of the bootstrap text and every file's
+   * hash. Changes whenever anything the snapshot was built from changes.
+   */
   version: string;
+  /** sha256 of the bootstrap text alone. */
+  bootstrapHash: string;
+  /** What the data plane serves: `static_resources` first, then the LDS / CDS file resources. */
+  listeners: Listener[];
+  clusters: Cluster[];
+  /** The filesystem xDS files (absent when the bootstrap has no such subscription). */
+  dynamic: { lds?: DynamicResourceFile; cds?: DynamicResourceFile };
 }

@@ -6,9 +6,9 @@ import { assertOneProblem, configYaml, lineOf, problemsOf } from './helpers.ts';
 describe('bootstrap', () => {
   test('rejects unimplemented top-level sections by name, at their lines', () => {
     const text = configYaml({
-      bootstrap: 'dynamic_resources: { lds_config: { path: /x } }\nlayered_runtime: { layers: [] }\noverload_manager: {}\nstats_sinks: []\ntracing: {}\nwatchdogs: {}\ncluster_manager: {}\nstats_config: {}',
+      bootstrap: 'hds_config: {}\nlayered_runtime: { layers: [] }\noverload_manager: {}\nstats_sinks: []\ntracing: {}\nwatchdogs: {}\ncluster_manager: {}\nstats_config: {}',
     });
-    const sections = ['dynamic_resources', 'layered_runtime', 'overload_manager', 'stats_sinks', 'tracing', 'watchdogs', 'cluster_manager', 'stats_config'];
+    const sections = ['hds_config', 'layered_runtime', 'overload_manager', 'stats_sinks', 'tracing', 'watchdogs', 'cluster_manager', 'stats_config'];
     assert.deepEqual(problemsOf(text).map((p) => [p.path, p.line]), sections.map((s) => [s, lineOf(text, `${s}:`)]));
     for (const p of problemsOf(text)) assert.match(p.message, /Envoy field Sluice does not support/);
   });

@@ -112,7 +112,7 @@ describe('loadConfigText', () => {
 
   test('aggregates every problem into one ConfigError, sorted by line', () => {
     const text = configYaml({
-      bootstrap: 'dynamic_resources: {}',
+      bootstrap: 'layered_runtime: {}',
       listener: 'listener_filters: []',
       hcm: 'codec_type: HTTP3\nmax_request_headers_kb: 9000',
       routes: '- match: { prefix: "/" }\n  route: { cluster: missing }',
@@ -130,7 +130,7 @@ describe('loadConfigText', () => {
     assert.deepEqual(
       error.problems.map((p) => [p.path, p.line]),
       [
-        ['dynamic_resources', lineOf(text, 'dynamic_resources')],
+        ['layered_runtime', lineOf(text, 'layered_runtime')],
         ['static_resources.listeners[0].listener_filters', lineOf(text, 'listener_filters')],
         ['static_resources.listeners[0].filter_chains[0].filters[0].typed_config.codec_type', lineOf(text, 'codec_type')],
         ['static_resources.listeners[0].filter_chains[0].filters[0].typed_config.max_request_headers_kb', lineOf(text, 'max_request_headers_kb')],
