@@ -58,6 +58,11 @@ export class StreamHeaderMap implements HostHeaderMap {
     this.#onMutate = onMutate;
   }
 
+  /** The HeaderMap this view reads and writes. */
+  get source(): HeaderMap {
+    return this.#map;
+  }
+
   pairs(): Pairs {
     return this.#map.entries();
   }

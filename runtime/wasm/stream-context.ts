@@ -27,6 +27,7 @@ export interface StreamPlugin {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_STATE: ReadonlyMap<string, Uint8Array> = new Map();
 const DIR_REQUEST = 0;
 const DIR_RESPONSE = 1;
 
@@ -72,8 +73,10 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
   #bufferingResponse = false;
   #localReply: LocalResponse | undefined;
   #localReplySent = false;
-  #actions: Action[] = [];
-  readonly #filterState = new Map<string, Uint8Array>();
+  #actions: Action[] | undefined;
+  #filterState: Map<string, Uint8Array> | undefined;
+  #requestMap: StreamHeaderMap | undefined;
+  #responseMap: StreamHeaderMap | undefined;
 
   constructor(vm: WasmVm, root: RootContext, plugin: StreamPlugin, callbacks: FilterCallbacks) {
     super(vm.allocContextId());
@@ -174,7 +177,7 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
       this.#tryCall('proxy_on_delete', [this.id]);
     }
     if (this.#created) this.#vm.deleteContext(this);
-    this.#actions = [];
+    this.#actions = undefined;
     this.#plugin.release(this.#vm);
   }
 
@@ -210,7 +213,7 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     } catch (err) {
       if (!(err instanceof WasmTrap)) throw err;
       this.#failed = true;
-      this.#actions = [];
+      this.#actions = undefined;
       return undefined;
     }
   }
@@ -355,15 +358,22 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
         return { result: WasmResult.BadArgument };
     }
     if (map === undefined || (forWrite && !open)) return { result: WasmResult.BadArgument };
-    const onMutate = type === MapType.HttpRequestHeaders ? () => (this.#routeDirty = true) : undefined;
-    return { result: WasmResult.Ok, value: new StreamHeaderMap(map, onMutate) };
+    if (type === MapType.HttpRequestHeaders) {
+      if (this.#requestMap?.source !== map) this.#requestMap = new StreamHeaderMap(map, () => (this.#routeDirty = true));
+      return { result: WasmResult.Ok, value: this.#requestMap };
+    }
+    if (type === MapType.HttpResponseHeaders) {
+      if (this.#responseMap?.source !== map) this.#responseMap = new StreamHeaderMap(map);
+      return { result: WasmResult.Ok, value: this.#responseMap };
+    }
+    return { result: WasmResult.Ok, value: new StreamHeaderMap(map) };
   }
 
   // ---- properties -------------------------------------------------------------------------
 
   override getProperty(path: string[]): Answer<Uint8Array> {
     if (path.length === 1) {
-      const own = this.#filterState.get(path[0]);
+      const own = this.#filterState?.get(path[0]);
       if (own !== undefined) return { result: WasmResult.Ok, value: own };
     }
     return streamProperty(path, {
@@ -372,13 +382,13 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
       responseHeaders: this.#responseHeaders ?? this.#cb.responseHeaders,
       responseTrailers: this.#responseTrailers,
       route: this.#cb.route(),
-      filterState: this.#filterState,
+      filterState: this.#filterState ?? NO_STATE,
     });
   }
 
   /** Envoy keeps it in the stream's filter state under `wasm.<path>` (§3.7). */
   override setProperty(path: string[], value: Uint8Array): WasmResult {
-    this.#filterState.set(path.join('\0'), value.slice());
+    (this.#filterState ??= new Map()).set(path.join('\0'), value.slice());
     return WasmResult.Ok;
   }
 
@@ -445,14 +455,14 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
   }
 
   #queue(action: Action): void {
-    this.#actions.push(action);
+    (this.#actions ??= []).push(action);
     this.#vm.touch(this);
   }
 
   override afterVmCall(): void {
-    if (this.#actions.length === 0) return;
     const actions = this.#actions;
-    this.#actions = [];
+    if (actions === undefined) return;
+    this.#actions = undefined;
     if (this.#ended) return;
     for (const a of actions) a();
   }

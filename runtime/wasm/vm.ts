@@ -210,10 +210,10 @@ export class WasmVm implements HostContext {
     const prevEffective = this.#effective;
     this.#current = ctx;
     this.#effective = undefined;
-    if (ctx !== undefined) this.#touched.add(ctx);
     this.#depth++;
     try {
-      const r = (fn as (...a: number[]) => unknown)(...args);
+      // No spread: extra arguments are ignored by a wasm function, missing ones read as 0.
+      const r = (fn as (...a: number[]) => unknown)(args[0], args[1], args[2], args[3], args[4]);
       return typeof r === 'number' ? r : 0;
     } catch (err) {
       throw this.#trap(name, err);
@@ -243,6 +243,7 @@ export class WasmVm implements HostContext {
   }
 
   #afterOutermostCall(): void {
+    if (this.#touched.size === 0 && this.#pendingDone === undefined) return;
     const touched = [...this.#touched];
     this.#touched.clear();
     if (this.#failure !== undefined) return;
