@@ -1,9 +1,10 @@
+import type { ConfigSnapshot } from '../config/types.ts';
 import { compileRe2FullMatch } from '../re2.ts';
 
 /**
- * `/config_dump` query handling over the Envoy-shaped dump the supervisor builds
- * (`{configs: [{'@type': '...BootstrapConfigDump', ...}, {'@type': '...ClustersConfigDump', ...}]}`):
- * `?resource=<repeated field>` returns that field's elements as `configs` (each tagged with its
+ * `/config_dump`: the Envoy-shaped dump of the live snapshot (`buildConfigDump`, at the bottom:
+ * `{configs: [{'@type': '...BootstrapConfigDump', ...}, {'@type': '...ClustersConfigDump', ...}]}`)
+ * and the query handling over it: `?resource=<repeated field>` returns that field's elements as `configs` (each tagged with its
  * nested `@type`), `?name_regex=` keeps resources whose name fully matches, and `?mask=` keeps only
  * the listed field paths. Errors are Envoy's 400/404 bodies.
  */
@@ -143,4 +144,124 @@ export function filterConfigDump(dump: Record<string, unknown>, query: URLSearch
     return mask === undefined ? c : trim(c, mask);
   });
   return { ok: true, dump: { ...dump, configs: out } };
+}
+
+// ---------- building the dump ----------
+
+const CONFIG = 'type.googleapis.com/envoy.config.';
+
+type Raw = Record<string, unknown>;
+
+/** A listener or cluster of the live snapshot: its raw config and where it came from. */
+interface DumpResource {
+  name: string;
+  raw: Raw;
+  /** The LDS/CDS file's version_info; undefined for static resources. */
+  dynamicVersion: string | undefined;
+}
+
+function resourcesOf(snapshot: ConfigSnapshot, kind: 'listeners' | 'clusters'): DumpResource[] {
+  const statics = ((snapshot.raw.static_resources as Raw | undefined)?.[kind] ?? []) as Raw[];
+  const file = snapshot.dynamic[kind === 'listeners' ? 'lds' : 'cds'];
+  const typed = snapshot[kind];
+  const out: DumpResource[] = statics.map((raw, i) => ({ name: typed[i]?.name ?? '', raw, dynamicVersion: undefined }));
+  (file?.raw ?? []).forEach((raw, i) => {
+    const { '@type': _, ...body } = raw;
+    out.push({ name: typed[statics.length + i]?.name ?? '', raw: body, dynamicVersion: file?.version_info });
+  });
+  return out;
+}
+
+/**
+ * When each resource of the live config last changed (`last_updated` in /config_dump): a reload
+ * that leaves a listener or cluster as it was keeps its time.
+ */
+export class ResourceTimes {
+  #times = new Map<string, { json: string; at: string }>();
+
+  /** Call when `snapshot` goes live. */
+  record(snapshot: ConfigSnapshot, now = new Date()): void {
+    const next = new Map<string, { json: string; at: string }>();
+    const note = (key: string, value: unknown) => {
+      const json = JSON.stringify(value);
+      const prev = this.#times.get(key);
+      next.set(key, prev !== undefined && prev.json === json ? prev : { json, at: now.toISOString() });
+    };
+    note('bootstrap', snapshot.raw);
+    for (const r of resourcesOf(snapshot, 'listeners')) note(`listener:${r.name}`, r.raw);
+    for (const r of resourcesOf(snapshot, 'clusters')) note(`cluster:${r.name}`, r.raw);
+    this.#times = next;
+  }
+
+  of(key: string): string {
+    return this.#times.get(key)?.at ?? new Date(0).toISOString();
+  }
+}
+
+/**
+ * Envoy's `/config_dump` of the live snapshot: the bootstrap as written; clusters and listeners
+ * from `static_resources` as static, those from the CDS/LDS files as dynamic (active) with the
+ * file's version_info; every listener's inline route_config as a static route config.
+ */
+export function buildConfigDump(snapshot: ConfigSnapshot, times: ResourceTimes): Record<string, unknown> {
+  const listeners = resourcesOf(snapshot, 'listeners');
+  const clusters = resourcesOf(snapshot, 'clusters');
+  const { lds, cds } = snapshot.dynamic;
+  return {
+    configs: [
+      {
+        '@type': `${ADMIN}BootstrapConfigDump`,
+        bootstrap: snapshot.raw,
+        last_updated: times.of('bootstrap'),
+      },
+      {
+        '@type': `${ADMIN}ClustersConfigDump`,
+        version_info: cds?.version_info ?? snapshot.version,
+        static_clusters: clusters
+          .filter((c) => c.dynamicVersion === undefined)
+          .map((c) => ({ cluster: { '@type': `${CONFIG}cluster.v3.Cluster`, ...c.raw }, last_updated: times.of(`cluster:${c.name}`) })),
+        dynamic_active_clusters: clusters
+          .filter((c) => c.dynamicVersion !== undefined)
+          .map((c) => ({
+            version_info: c.dynamicVersion,
+            cluster: { '@type': `${CONFIG}cluster.v3.Cluster`, ...c.raw },
+            last_updated: times.of(`cluster:${c.name}`),
+          })),
+      },
+      {
+        '@type': `${ADMIN}ListenersConfigDump`,
+        version_info: lds?.version_info ?? snapshot.version,
+        static_listeners: listeners
+          .filter((l) => l.dynamicVersion === undefined)
+          .map((l) => ({ listener: { '@type': `${CONFIG}listener.v3.Listener`, ...l.raw }, last_updated: times.of(`listener:${l.name}`) })),
+        dynamic_listeners: listeners
+          .filter((l) => l.dynamicVersion !== undefined)
+          .map((l) => ({
+            name: l.name,
+            active_state: {
+              version_info: l.dynamicVersion,
+              listener: { '@type': `${CONFIG}listener.v3.Listener`, ...l.raw },
+              last_updated: times.of(`listener:${l.name}`),
+            },
+          })),
+      },
+      {
+        '@type': `${ADMIN}RoutesConfigDump`,
+        static_route_configs: listeners.flatMap((l) =>
+          inlineRouteConfigs(l.raw).map((rc) => ({
+            route_config: { '@type': `${CONFIG}route.v3.RouteConfiguration`, ...rc },
+            last_updated: times.of(`listener:${l.name}`),
+          })),
+        ),
+        dynamic_route_configs: [],
+      },
+    ],
+  };
+}
+
+function inlineRouteConfigs(listener: Raw): Raw[] {
+  const chains = (listener.filter_chains ?? []) as Raw[];
+  return chains.flatMap((fc) =>
+    ((fc.filters ?? []) as Raw[]).map((f) => (f.typed_config as Raw | undefined)?.route_config as Raw | undefined).filter((rc): rc is Raw => rc !== undefined),
+  );
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfigFile } from '../config/load.ts';
 import { ConfigError, SluiceError, formatProblem } from '../errors.ts';
 import { Sluice } from '../server/supervisor.ts';
-import { validateSnapshot } from '../server/validate.ts';
+import { prepareValidation, validateSnapshot } from '../server/validate.ts';
 import { isLogLevel, LOG_LEVELS } from '../log.ts';
 import { SLUICE_VERSION } from '../version.ts';
 import { inspectWasm, formatInspection } from '../wasm/inspect.ts';
@@ -15,7 +15,7 @@ import { deploy, DEPLOY_USAGE } from './deploy.ts';
 const USAGE = `sluice ${SLUICE_VERSION}: a WASM-extensible HTTP proxy configured with Envoy v3 YAML
 
 Usage:
-  sluice run -c FILE [--concurrency N] [--log-level LEVEL] [--drain-time-s S]
+  sluice run -c FILE [--concurrency N] [--log-level LEVEL] [--drain-time-s S] [--no-watch]
   sluice validate -c FILE
   sluice inspect FILE.wasm [--json]
   sluice deploy NAME FILE.wasm [--admin URL] | sluice deploy NAME --rollback [--admin URL]
@@ -37,6 +37,9 @@ Options:
   --concurrency N          worker threads (default: CPU count)
   -l, --log-level LEVEL    ${LOG_LEVELS.join(', ')} (default: info)
   --drain-time-s S         how long in-flight requests may take on shutdown (default: 5)
+  --no-watch               do not watch the config file, its LDS/CDS files and wasm files
+                           (by default a change is validated and applied live; an invalid
+                           change is logged and the running config keeps serving)
 `;
 
 function fail(message: string, code = 1): never {
@@ -44,10 +47,11 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-function loadOrExit(path: string | undefined) {
+async function loadOrExit(path: string | undefined) {
   if (path === undefined) fail(`missing -c FILE\n\n${USAGE}`, 2);
   try {
     const snapshot = loadConfigFile(resolve(path));
+    await prepareValidation(snapshot);
     validateSnapshot(snapshot);
     return snapshot;
   } catch (err) {
@@ -115,8 +119,10 @@ async function main(argv: string[]): Promise<void> {
         concurrency: { type: 'string' },
         'log-level': { type: 'string', short: 'l' },
         'drain-time-s': { type: 'string' },
+        watch: { type: 'boolean' },
       },
       strict: true,
+      allowNegative: true,
       allowPositionals: false,
     });
   } catch (err) {
@@ -125,9 +131,8 @@ async function main(argv: string[]): Promise<void> {
   const v = parsed.values;
   switch (command) {
     case 'validate': {
-      const snap = loadOrExit(v['config-path']);
-      const b = snap.bootstrap.static_resources;
-      process.stdout.write(`${v['config-path']}: OK (${b.listeners.length} listeners, ${b.clusters.length} clusters)\n`);
+      const snap = await loadOrExit(v['config-path']);
+      process.stdout.write(`${v['config-path']}: OK (${snap.listeners.length} listeners, ${snap.clusters.length} clusters)\n`);
       return;
     }
     case 'run': {
@@ -143,7 +148,7 @@ async function main(argv: string[]): Promise<void> {
         drainTimeoutMs = Number(v['drain-time-s']) * 1000;
         if (!Number.isFinite(drainTimeoutMs) || drainTimeoutMs < 0) fail(`--drain-time-s must be a number of seconds`, 2);
       }
-      const config = loadOrExit(v['config-path']);
+      const config = await loadOrExit(v['config-path']);
       let sluice: Sluice | undefined;
       let exiting = false;
       const shutdown = (why: string) => {
@@ -163,6 +168,7 @@ async function main(argv: string[]): Promise<void> {
           concurrency,
           logLevel: level,
           drainTimeoutMs,
+          watch: v.watch !== false,
           onQuit: () => shutdown('/quitquitquit'),
         });
       } catch (err) {

@@ -15,7 +15,7 @@ import type { ConfigProblem } from '../errors.ts';
 import type { Bootstrap, Cluster, ConfigSnapshot, DynamicResourceFile, Listener } from './types.ts';
 import { BOOTSTRAP } from './bootstrap.ts';
 import { checkCrossReferences } from './cross-checks.ts';
-import { DYNAMIC_FILE_PATHS, DYNAMIC_FILES, type DynamicFileFact } from './dynamic-resources.ts';
+import { DYNAMIC_FILE_PATHS, DYNAMIC_FILES, parseSubscriptions, type DynamicFileFact } from './dynamic-resources.ts';
 import { collected, newCtx, report } from './schema.ts';
 import { parseYaml } from './yaml-source.ts';
 
@@ -96,6 +96,7 @@ function analyze(text: string, baseDir: string): Analysis {
     return { problems: ctx.problems, ...none };
   }
   const bootstrap = BOOTSTRAP.parse(parsed.value, { path: '' }, ctx);
+  parseSubscriptions(ctx);
   checkCrossReferences(ctx);
   const files = collected<DynamicFileFact>(ctx, DYNAMIC_FILES);
   const problems = sortProblems(ctx.problems, collected<string>(ctx, DYNAMIC_FILE_PATHS));

@@ -23,7 +23,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ErrorCode, SluiceError } from '../errors.ts';
-import { bool, duration, enumOf, list, mapOf, message, report, scalar, str } from './schema.ts';
+import { bool, duration, enumOf, list, mapOf, message, report, scalar, str, uint32 } from './schema.ts';
 import type { At, Ctx, Parser } from './schema.ts';
 import { typeName, typeUrl } from './typed-config.ts';
 import { describeValue, isPlainObject } from './value-kind.ts';
@@ -84,6 +84,8 @@ export type WasmPluginConfigValue = {
   reload_config?: { backoff?: BackoffValue };
   capability_restriction_config?: { allowed_capabilities?: Record<string, Record<string, never>> };
   allow_on_headers_stop_iteration?: boolean;
+  /** Sluice extension (Envoy has no such field): the plugin's sandbox limits. */
+  sluice_sandbox?: { max_memory_mb?: number; cpu_budget?: number };
 };
 
 export type WasmFilterValue = { config: WasmPluginConfigValue };
@@ -293,6 +295,16 @@ const CAPABILITY_RESTRICTION = message({
   build: (f): { allowed_capabilities?: Record<string, Record<string, never>> } => f,
 });
 
+/**
+ * Sluice's sandbox limits for one plugin (an extension: Envoy has no per-plugin CPU or memory
+ * limit). `max_memory_mb`: cap on linear memory (the module's own maximum is only lowered);
+ * `cpu_budget`: fuel units (≈ loop iterations + calls) per callback, 0 = no metering.
+ */
+const SANDBOX = message({
+  fields: { max_memory_mb: uint32({ min: 1, max: 4096 }), cpu_budget: uint32({ max: 2 ** 31 - 1 }) },
+  build: (f): { max_memory_mb?: number; cpu_budget?: number } => f,
+});
+
 const FAILURE_POLICY = enumOf(['UNSPECIFIED', 'FAIL_RELOAD', 'FAIL_CLOSED', 'FAIL_OPEN', 'FAIL_IGNORE'] as const);
 
 /** `envoy.extensions.wasm.v3.PluginConfig`. */
@@ -307,6 +319,7 @@ export const PLUGIN_CONFIG_SCHEMA: Parser<WasmPluginConfigValue> = message({
     failure_policy: FAILURE_POLICY,
     reload_config: RELOAD_CONFIG,
     allow_on_headers_stop_iteration: BOOL_VALUE,
+    sluice_sandbox: SANDBOX,
   },
   required: ['vm_config'],
   build(f, m): WasmPluginConfigValue | undefined {
@@ -407,6 +420,8 @@ export interface WasmPluginConfig {
   /** WASI environment: key_values plus the host variables named in host_env_keys (read at load). */
   environment: Array<[string, string]>;
   allowPrecompiled: boolean;
+  /** Sandbox limits (`sluice_sandbox`, else the defaults of runtime/wasm/sandbox.ts). */
+  sandbox: { maxMemoryBytes: number | undefined; fuelPerCallback: number | undefined | null };
 }
 
 /** The typed config from the normalized `typed_config.value` that `WASM_FILTER_SCHEMA` produced. */
@@ -433,6 +448,11 @@ export function wasmPluginConfig(typedConfigValue: Record<string, unknown>): Was
     allowOnHeadersStopIteration: c.allow_on_headers_stop_iteration ?? false,
     environment: Object.entries(vm.environment_variables?.key_values ?? {}),
     allowPrecompiled: vm.allow_precompiled ?? false,
+    sandbox: {
+      maxMemoryBytes: c.sluice_sandbox?.max_memory_mb === undefined ? undefined : c.sluice_sandbox.max_memory_mb * 1024 * 1024,
+      // undefined = the default budget; null = metering off (cpu_budget: 0).
+      fuelPerCallback: c.sluice_sandbox?.cpu_budget === undefined ? undefined : c.sluice_sandbox.cpu_budget === 0 ? null : c.sluice_sandbox.cpu_budget,
+    },
   };
 }
 

@@ -60,7 +60,7 @@ export class ConnectionManager {
   #nextConn = 0;
   #draining = false;
   #listenerStats: ListenerStats | undefined;
-  #idleTimeoutMs: number;
+  #idleTimeoutMs = 0;
 
   constructor(rt: HcmRuntime, opts: ConnectionManagerOptions) {
     this.#rt = rt;
@@ -68,11 +68,9 @@ export class ConnectionManager {
     const cfg = rt.config;
     const headersTimeout = cfg.request_headers_timeout ?? 0;
     this.server = http.createServer({
-      maxHeaderSize: (cfg.max_request_headers_kb ?? defaults.DEFAULT_MAX_REQUEST_HEADERS_KB) * 1024,
       requestTimeout: 0,
-      // Node needs a positive headers timeout; "disabled" (Envoy's default) becomes a very long one.
-      headersTimeout: headersTimeout > 0 ? headersTimeout : 24 * 3600 * 1000,
-      keepAliveTimeout: cfg.common_http_protocol_options?.idle_timeout ?? defaults.DEFAULT_IDLE_TIMEOUT_MS,
+      // How often Node checks headersTimeout; fixed for the server's life (a reload that enables
+      // request_headers_timeout on a running listener gets the 30 s check period).
       connectionsCheckingInterval: headersTimeout > 0 ? Math.max(50, Math.min(1000, headersTimeout / 4)) : 30_000,
       requireHostHeader: false,
       joinDuplicateHeaders: false,
@@ -81,18 +79,14 @@ export class ConnectionManager {
       IncomingMessage: SluiceRequest,
       ServerResponse: SluiceResponse,
     } as http.ServerOptions<typeof SluiceRequest, typeof SluiceResponse>);
-    const maxRequests = cfg.common_http_protocol_options?.max_requests_per_connection;
-    // Node closes the connection (with `connection: close`) after this many requests.
-    if (maxRequests !== undefined && maxRequests > 0) this.server.maxRequestsPerSocket = maxRequests;
+    this.#applySettings(cfg);
     // idle_timeout: a connection with no request in flight (never used, or between keep-alive
     // requests) is closed after this long. Node's socket timeout is inactivity-based; the
     // handler ignores it while a response is in progress (stream timeouts cover that).
-    const idle = cfg.common_http_protocol_options?.idle_timeout ?? defaults.DEFAULT_IDLE_TIMEOUT_MS;
-    this.#idleTimeoutMs = idle;
     // Between requests Node arms keepAliveTimeout; a new connection gets the same timeout until
     // its first request (armed in #onConnection, cleared in #onRequest). No timer runs while a
     // request is in flight, so socket I/O does not pay for refreshing one.
-    if (idle > 0) this.server.on('timeout', this.#onSocketIdle);
+    this.server.on('timeout', this.#onSocketIdle);
     this.server.on('connection', this.#onConnection);
     this.server.on('request', this.#onRequest);
     this.server.on('upgrade', this.#onUpgrade);
@@ -103,10 +97,30 @@ export class ConnectionManager {
     return this.#rt;
   }
 
-  /** New streams use `rt` from now on; streams in flight keep theirs. */
+  /**
+   * New streams use `rt` from now on; streams in flight keep theirs. The server-level settings
+   * (header size and timeout, idle timeout, max requests per connection) apply to connections and
+   * requests from now on; open connections stay open.
+   */
   setRuntime(rt: HcmRuntime): void {
-    rt.draining = this.#draining;
+    rt.draining ||= this.#draining;
     this.#rt = rt;
+    this.#applySettings(rt.config);
+  }
+
+  /** The HCM options Node's server implements, read by Node for each new connection / request. */
+  #applySettings(cfg: HcmRuntime['config']): void {
+    const server = this.server as http.Server & { maxHeaderSize: number };
+    server.maxHeaderSize = (cfg.max_request_headers_kb ?? defaults.DEFAULT_MAX_REQUEST_HEADERS_KB) * 1024;
+    const headersTimeout = cfg.request_headers_timeout ?? 0;
+    // Node needs a positive headers timeout; "disabled" (Envoy's default) becomes a very long one.
+    server.headersTimeout = headersTimeout > 0 ? headersTimeout : 24 * 3600 * 1000;
+    const idle = cfg.common_http_protocol_options?.idle_timeout ?? defaults.DEFAULT_IDLE_TIMEOUT_MS;
+    server.keepAliveTimeout = idle;
+    this.#idleTimeoutMs = idle;
+    // Node closes the connection (with `connection: close`) after this many requests.
+    const maxRequests = cfg.common_http_protocol_options?.max_requests_per_connection;
+    server.maxRequestsPerSocket = maxRequests !== undefined && maxRequests > 0 ? maxRequests : 0;
   }
 
   listen(): Promise<{ address: string; port: number }> {

@@ -98,7 +98,8 @@ export function hcmStats(stats: Stats, prefix: string): HcmStats {
 /**
  * Everything one HTTP connection manager needs to serve a stream, built once per config snapshot.
  * A stream captures the runtime it started with and keeps it to the end (a reload only changes
- * what new streams get).
+ * what new streams get): it counts itself in `activeStreams` from the moment it is started (or
+ * rejected) until it completes.
  */
 export interface HcmRuntime {
   readonly config: HttpConnectionManager;
@@ -122,6 +123,14 @@ export interface HcmRuntime {
   readonly suppressEnvoyHeaders: boolean;
   /** Set while the server drains: responses carry `connection: close`. */
   draining: boolean;
+  /**
+   * Streams that started on this runtime and have not completed. A reload retires the runtime;
+   * what only it used (removed clusters, its access logs, its filter factories) is released when
+   * this reaches 0.
+   */
+  activeStreams: number;
+  /** Called by the stream that brings `activeStreams` to 0 (set when the runtime is retired). */
+  onIdle: (() => void) | undefined;
 }
 
 export function runtimeLimits(config: HttpConnectionManager, listenerBufferLimit: number | undefined) {

@@ -121,6 +121,8 @@ export class HttpStream {
 
   #attach(): void {
     this.res.on('close', onResClose);
+    // Balanced in #complete, which the 'close' listener guarantees.
+    this.rt.activeStreams++;
   }
 
   // ---- route ----
@@ -479,6 +481,7 @@ export class HttpStream {
       }
     }
     this.rt.accessLog?.log(info);
+    if (--this.rt.activeStreams === 0) this.rt.onIdle?.();
   }
 }
 

@@ -16,12 +16,19 @@ import type { HostsByCluster, MainToWorker, WorkerInit, WorkerToMain } from './m
 import { SLUICE_VERSION } from '../version.ts';
 import '../http/builtin-filters.ts';
 import '../wasm/wasm-filter.ts';
-import { validateSnapshot, type ValidatedSnapshot } from './validate.ts';
+import { prepareValidation, validateSnapshot, type ValidatedSnapshot } from './validate.ts';
 import { SharedData } from '../wasm/shared-data.ts';
 import { SharedQueues } from '../wasm/shared-queues.ts';
 import type { WasmWorkerInit } from '../wasm/wasm-runtime.ts';
 import { WasmDeployer, type WasmReply, type WasmRequest } from './wasm-deploy.ts';
 import { WasmFileWatcher } from './wasm-watch.ts';
+import { ConfigReloader, RELOAD_STEP_TIMEOUT_MS, type AppliedReload, type ReloadResult } from './config-reload.ts';
+import { ConfigFileWatcher } from './config-watch.ts';
+import { watchTargets } from '../config/config-sources.ts';
+import { buildConfigDump, ResourceTimes } from '../admin/config-dump.ts';
+import type { ReloadReply, ReloadRequest } from './messages.ts';
+
+export type { ReloadResult } from './config-reload.ts';
 
 export interface SluiceOptions {
   config: ConfigSnapshot;
@@ -35,7 +42,10 @@ export interface SluiceOptions {
   /** Called when the admin asks the process to exit (/quitquitquit). */
   onQuit?: () => void;
   log?: Logger;
-  /** Watch wasm code files (and the config file) and apply changes live. Default true. */
+  /**
+   * Watch wasm code files, the config file and its LDS/CDS files, and apply changes live
+   * (`sluice run --no-watch` turns it off). Default true.
+   */
   watch?: boolean;
 }
 
@@ -70,7 +80,7 @@ const ENVOY_TO_PINO_LEVEL: Record<string, LogLevel> = {
  * It never touches request data.
  */
 export class Sluice {
-  readonly config: ConfigSnapshot;
+  #config: ConfigSnapshot;
   readonly log: Logger;
   readonly concurrency: number;
   listeners: BoundListener[] = [];
@@ -91,7 +101,7 @@ export class Sluice {
 
   private constructor(opts: SluiceOptions) {
     this.#opts = opts;
-    this.config = opts.config;
+    this.#config = opts.config;
     this.#logLevel = opts.logLevel ?? 'info';
     this.log = opts.log ?? createLogger(this.#logLevel);
     this.concurrency = Math.max(1, opts.concurrency ?? availableParallelism());
@@ -99,6 +109,7 @@ export class Sluice {
   }
 
   static async start(opts: SluiceOptions): Promise<Sluice> {
+    await prepareValidation(opts.config);
     const validated = validateSnapshot(opts.config, opts.log);
     // Workers created from now on get `gc`, used to bound body-buffer memory (http/body-gc.ts).
     setFlagsFromString('--expose-gc');
@@ -115,6 +126,24 @@ export class Sluice {
 
   get state(): State {
     return this.#state;
+  }
+
+  /** The live config: what every worker serves and /config_dump shows (replaced by a reload). */
+  get config(): ConfigSnapshot {
+    return this.#config;
+  }
+
+  /**
+   * Applies a new snapshot on every worker: routes, clusters, listeners, filter chains (wasm
+   * plugins included). Keep-alive connections stay open and streams in flight finish on the config
+   * they started with. An invalid snapshot, or one a worker cannot apply, is rejected with its
+   * problems and the old config keeps serving. The file watcher reloads through here too.
+   */
+  reload(snapshot: ConfigSnapshot): Promise<ReloadResult> {
+    if (this.#reloader === undefined) {
+      return Promise.resolve({ ok: false, problems: [{ path: '(root)', message: `cannot reload while ${this.#state}` }] });
+    }
+    return this.#reloader.reload(snapshot);
   }
 
   async #start(): Promise<void> {
@@ -146,6 +175,7 @@ export class Sluice {
     this.#flushTimer = setInterval(() => this.#reader.latchIntervals(), boot.stats_flush_interval ?? defaults.DEFAULT_STATS_FLUSH_INTERVAL_MS);
     this.#flushTimer.unref();
     m.gauge('server.state').set(SERVER_STATE.LIVE);
+    await this.#startConfigReload();
     this.log.info(
       { listeners: this.listeners.map((l) => `${l.name}=${l.address}:${l.port}`), admin: this.admin, concurrency: this.concurrency },
       'sluice is live',
@@ -201,6 +231,72 @@ export class Sluice {
     }
   }
   #wasmInit: WasmWorkerInit | undefined;
+  #reloader: ConfigReloader | undefined;
+  #configWatcher: ConfigFileWatcher | undefined;
+  readonly #times = new ResourceTimes();
+  readonly #reloadReplies = new Map<number, (r: ReloadReply) => void>();
+  #nextReloadRequest = 0;
+
+  async #startConfigReload(): Promise<void> {
+    this.#times.record(this.#config, new Date(this.#startedAt));
+    const reloader = new ConfigReloader({
+      log: this.log,
+      stats: this.#mainStats,
+      drainTimeoutMs: this.#opts.drainTimeoutMs ?? defaults.DEFAULT_DRAIN_TIMEOUT_MS,
+      workers: () => this.#workers.length,
+      ask: (worker, msg) => this.#askWorker(worker, msg),
+      current: () => this.#config,
+      refusal: () => (this.#state === 'LIVE' ? undefined : `cannot reload while ${this.#state}`),
+      onApplied: (applied) => this.#onReloaded(applied),
+    });
+    reloader.recordInitial(this.#config);
+    this.#reloader = reloader;
+    if (this.#opts.watch === false) return;
+    this.#configWatcher = new ConfigFileWatcher({
+      log: this.log,
+      onChange: () => {
+        reloader.reloadFromFiles().catch((err: Error) => this.log.error({ err: err.message }, 'config reload failed'));
+      },
+    });
+    await this.#configWatcher.watch(watchTargets(this.#config));
+  }
+
+  /** Every worker switched to `applied.snapshot`: it is the live config from now on. */
+  #onReloaded(applied: AppliedReload): void {
+    const before = this.#config;
+    this.#config = applied.snapshot;
+    this.#validated = applied.validated;
+    this.listeners = applied.listeners;
+    this.#hosts = applied.hosts;
+    this.#times.record(applied.snapshot);
+    this.#deployer?.setConfig(applied.snapshot, applied.validated.wasmModules);
+    const interval = applied.snapshot.bootstrap.stats_flush_interval;
+    if (interval !== before.bootstrap.stats_flush_interval && this.#flushTimer !== undefined) {
+      clearInterval(this.#flushTimer);
+      this.#flushTimer = setInterval(() => this.#reader.latchIntervals(), interval ?? defaults.DEFAULT_STATS_FLUSH_INTERVAL_MS);
+      this.#flushTimer.unref();
+    }
+    // A reload may name other LDS/CDS files (or symlinks may now resolve elsewhere).
+    this.#configWatcher?.watch(watchTargets(applied.snapshot)).catch((err: Error) => this.log.warn({ err: err.message }, 'config file watcher error'));
+  }
+
+  /** One reload step to one worker; no answer in time counts as a failure. */
+  #askWorker(index: number, msg: ReloadRequest): Promise<ReloadReply> {
+    const w = this.#workers[index];
+    const id = ++this.#nextReloadRequest;
+    return new Promise<ReloadReply>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#reloadReplies.delete(id);
+        resolve({ type: 'reload-reply', id, ok: false, error: `worker ${index} did not answer ${msg.type}` });
+      }, RELOAD_STEP_TIMEOUT_MS);
+      timer.unref();
+      this.#reloadReplies.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      w.worker.postMessage({ ...msg, id } satisfies MainToWorker);
+    });
+  }
 
   /** Modules compiled at validation plus the process-wide shared data and queues, made once. */
   #wasmWorkerInit(): WasmWorkerInit {
@@ -214,7 +310,7 @@ export class Sluice {
 
   #spawn(index: number, ports: Record<string, number> | undefined): WorkerHandle {
     const init: WorkerInit = {
-      bootstrap: this.config.bootstrap,
+      resources: { listeners: this.config.listeners, clusters: this.config.clusters },
       workerIndex: index,
       concurrency: this.concurrency,
       logLevel: this.#logLevel,
@@ -228,6 +324,12 @@ export class Sluice {
     handle.ready = new Promise((resolve, reject) => {
       worker.on('message', (msg: WorkerToMain) => {
         switch (msg.type) {
+          case 'reload-reply': {
+            const reply = this.#reloadReplies.get(msg.id);
+            this.#reloadReplies.delete(msg.id);
+            reply?.(msg);
+            break;
+          }
           case 'wasm-reply': {
             const reply = this.#wasmReplies.get(msg.id);
             this.#wasmReplies.delete(msg.id);
@@ -281,6 +383,7 @@ export class Sluice {
     this.#mainStats.gauge('server.state').set(SERVER_STATE.DRAINING);
     if (this.#flushTimer) clearInterval(this.#flushTimer);
     await this.#wasmWatcher?.close();
+    await this.#configWatcher?.close();
     this.#mainStats.gauge('server.live').set(0);
     const timeout = this.#opts.drainTimeoutMs ?? defaults.DEFAULT_DRAIN_TIMEOUT_MS;
     const drained = this.#workers.map(async (w) => {
@@ -384,56 +487,14 @@ export class Sluice {
 
 
   #configDump(): Record<string, unknown> {
-    const raw = this.config.raw as Record<string, any>;
-    const lastUpdated = new Date(this.#startedAt).toISOString();
-    return {
-      configs: [
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump',
-          bootstrap: raw,
-          last_updated: lastUpdated,
-        },
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
-          version_info: this.config.version,
-          static_clusters: (raw.static_resources?.clusters ?? []).map((c: unknown) => ({
-            cluster: { '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', ...(c as object) },
-            last_updated: lastUpdated,
-          })),
-          dynamic_active_clusters: [],
-        },
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
-          version_info: this.config.version,
-          static_listeners: (raw.static_resources?.listeners ?? []).map((l: unknown) => ({
-            listener: { '@type': 'type.googleapis.com/envoy.config.listener.v3.Listener', ...(l as object) },
-            last_updated: lastUpdated,
-          })),
-          dynamic_listeners: [],
-        },
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
-          static_route_configs: (raw.static_resources?.listeners ?? []).flatMap((l: any) =>
-            (l.filter_chains ?? []).flatMap((fc: any) =>
-              (fc.filters ?? [])
-                .map((f: any) => f.typed_config?.route_config)
-                .filter((rc: unknown) => rc !== undefined)
-                .map((rc: unknown) => ({
-                  route_config: { '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', ...(rc as object) },
-                  last_updated: lastUpdated,
-                })),
-            ),
-          ),
-          dynamic_route_configs: [],
-        },
-      ],
-    };
+    return buildConfigDump(this.#config, this.#times);
   }
 
   #clusterStatuses(): ClusterStatus[] {
     const snap = this.#reader.snapshot();
     const out: ClusterStatus[] = [];
-    for (const c of this.config.bootstrap.static_resources.clusters) {
+    const statics = this.config.bootstrap.static_resources.clusters.length;
+    for (const [i, c] of this.config.clusters.entries()) {
       const def = c.circuit_breakers?.thresholds.find((t) => t.priority === 'DEFAULT');
       const high = c.circuit_breakers?.thresholds.find((t) => t.priority === 'HIGH');
       const thresholds = (t: typeof def) => ({
@@ -462,7 +523,7 @@ export class Sluice {
       });
       out.push({
         name: c.name,
-        added_via_api: false,
+        added_via_api: i >= statics,
         circuit_breakers: { default: thresholds(def), high: thresholds(high) },
         hosts,
       } as unknown as ClusterStatus);

@@ -1,12 +1,25 @@
 import type { ConfigSnapshot } from '../config/types.ts';
+import { resourcePath } from '../config/config-sources.ts';
 import { ConfigError, SluiceError, type ConfigProblem } from '../errors.ts';
 import { RouteTable } from '../router/route-table.ts';
 import { compileFormat, compileHeaderValueTemplate } from '../accesslog/formatter.ts';
 import { WASM_FILTER_TYPE_URL, wasmPluginConfig } from '../config/wasm.ts';
 import { canaryPlugin } from '../wasm/canary.ts';
+import { loadSandbox } from '../wasm/sandbox.ts';
 import type { CompiledModule } from '../wasm/module.ts';
 import { codeKey, compilePluginCode } from '../wasm/wasm-runtime.ts';
 import { createLogger, type Logger } from '../log.ts';
+
+/**
+ * Loads what validating `snapshot` needs asynchronously: binaryen, for sandboxing wasm modules
+ * (about 80 MB and a second or more of start-up, so only when the config has wasm filters).
+ */
+export async function prepareValidation(snapshot: ConfigSnapshot): Promise<void> {
+  const hasWasm = snapshot.listeners.some((l) =>
+    l.filter_chains.some((fc) => fc.filters.some((f) => f.http_connection_manager?.http_filters.some((hf) => hf.typed_config?.type_url === WASM_FILTER_TYPE_URL))),
+  );
+  if (hasWasm) await loadSandbox();
+}
 
 /** What validation produced that workers reuse: every wasm module, compiled once. */
 export interface ValidatedSnapshot {
@@ -14,20 +27,21 @@ export interface ValidatedSnapshot {
 }
 
 /**
- * The checks that need the runtime's compilers, run once on the main thread before any worker
- * starts (and by `sluice validate`): every route table compiles (regexes, rewrites, header value
- * operators, cluster references) and every access-log format compiles. Throws one ConfigError
+ * The checks that need the runtime's compilers, run on the main thread before any worker starts,
+ * before every reload, and by `sluice validate`, over static and LDS/CDS resources alike: every
+ * route table compiles (regexes, rewrites, header value operators, cluster references) and every
+ * access-log format compiles. Throws one ConfigError
  * listing every problem, with YAML paths.
  */
 export function validateSnapshot(snapshot: ConfigSnapshot, log: Logger = createLogger('silent')): ValidatedSnapshot {
   const problems: ConfigProblem[] = [];
   const wasmModules: Record<string, CompiledModule> = {};
   const boot = snapshot.bootstrap;
-  const clusters = new Set(boot.static_resources.clusters.map((c) => c.name));
-  boot.static_resources.listeners.forEach((l, li) => {
+  const clusters = new Set(snapshot.clusters.map((c) => c.name));
+  snapshot.listeners.forEach((l, li) => {
     l.filter_chains.forEach((fc, fi) => {
       fc.filters.forEach((f, ni) => {
-        const base = `static_resources.listeners[${li}].filter_chains[${fi}].filters[${ni}].typed_config`;
+        const base = `${resourcePath(snapshot, 'listeners', li)}.filter_chains[${fi}].filters[${ni}].typed_config`;
         const hcm = f.http_connection_manager;
         try {
           RouteTable.compile(hcm.route_config, {
@@ -39,7 +53,7 @@ export function validateSnapshot(snapshot: ConfigSnapshot, log: Logger = createL
           collect(err, `${base}.route_config`, problems);
         }
         hcm.http_filters.forEach((hf, hi) => {
-          if (hf.typed_config?.type_url !== WASM_FILTER_TYPE_URL || hf.disabled) return;
+          if (hf.typed_config?.type_url !== WASM_FILTER_TYPE_URL) return;
           const path = `${base}.http_filters[${hi}].typed_config.config`;
           try {
             const cfg = wasmPluginConfig(hf.typed_config.value as Record<string, unknown>);

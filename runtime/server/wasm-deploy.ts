@@ -5,8 +5,8 @@ import { WASM_FILTER_TYPE_URL, wasmPluginConfig, type WasmPluginConfig } from '.
 import type { Logger } from '../log.ts';
 import type { Counter, Stats } from '../stats/types.ts';
 import { canaryPlugin } from '../wasm/canary.ts';
-import { compileModule, type CompiledModule } from '../wasm/module.ts';
-import { codeKey, type WasmPluginWorkerStatus } from '../wasm/wasm-runtime.ts';
+import { compileSandboxed, type CompiledModule } from '../wasm/module.ts';
+import { codeKey, pluginSandbox, type WasmPluginWorkerStatus } from '../wasm/wasm-runtime.ts';
 
 /** How the deployer talks to workers (one request, one reply each). */
 export interface WorkerChannel {
@@ -93,7 +93,7 @@ export class WasmDeployer {
       for (const fc of l.filter_chains) {
         for (const f of fc.filters) {
           for (const hf of f.http_connection_manager?.http_filters ?? []) {
-            if (hf.typed_config?.type_url !== WASM_FILTER_TYPE_URL || hf.disabled) continue;
+            if (hf.typed_config?.type_url !== WASM_FILTER_TYPE_URL) continue;
             const cfg = wasmPluginConfig(hf.typed_config.value as Record<string, unknown>);
             const list = seen.get(cfg.name) ?? [];
             list.push(cfg);
@@ -140,7 +140,12 @@ export class WasmDeployer {
 
   /** Deploys `bytes` as the next version of plugin `name`. */
   deploy(name: string, bytes: Uint8Array, source: string): Promise<DeployResult> {
-    return this.#serialize(() => this.#deploy(name, () => compileModule(bytes, source)));
+    return this.#serialize(() =>
+      this.#deploy(name, () => {
+        const p = this.#plugins.get(name);
+        return compileSandboxed(bytes, source, pluginSandbox(p?.configs[0] as WasmPluginConfig));
+      }),
+    );
   }
 
   /** Returns plugin `name` to the version before the live one. */

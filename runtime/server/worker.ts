@@ -4,7 +4,6 @@ import { createLogger, type LogLevel } from '../log.ts';
 import { StatsStore } from '../stats/store.ts';
 import { GlobalStatsReader } from '../stats/global-reader.ts';
 import { DataPlane } from './data-plane.ts';
-import type { Bootstrap } from '../config/types.ts';
 import type { HostsByCluster, MainToWorker, WorkerInit, WorkerToMain } from './messages.ts';
 import type { WasmReply, WasmRequest } from './wasm-deploy.ts';
 import '../http/builtin-filters.ts';
@@ -12,7 +11,8 @@ import '../wasm/wasm-filter.ts';
 
 /**
  * A data-plane worker thread: builds its own listeners, clusters and filter chains from the
- * snapshot it was given, serves requests, and writes stats into its own shared segment.
+ * snapshot it was given, serves requests, and writes stats into its own shared segment. Config
+ * reloads arrive as prepare / commit (or abort) steps from the supervisor.
  */
 const init = workerData as WorkerInit;
 const HOSTS_REPORT_MS = 1000;
@@ -37,7 +37,7 @@ const plane = new DataPlane({
 
 async function main(): Promise<void> {
   for (const p of init.preload) await import(pathToFileURL(p).href);
-  const listeners = await plane.start(init.bootstrap as Bootstrap, init.ports);
+  const listeners = await plane.start(init.resources, init.ports);
   let hosts = hostsOf();
   send({ type: 'ready', listeners, hosts });
   // DNS clusters change hosts over time; worker 0 keeps the main thread's /clusters view current.
@@ -75,6 +75,22 @@ port.on('message', (m: MainToWorker) => {
       break;
     case 'healthcheck':
       plane.setHealthFailed(m.failed);
+      break;
+    case 'reload-prepare':
+      plane.prepare(m.resources, m.ports, m.wasmModules).then(
+        (listeners) => send({ type: 'reload-reply', id: m.id, ok: true, listeners }),
+        (err: Error) => send({ type: 'reload-reply', id: m.id, ok: false, error: err.message }),
+      );
+      break;
+    case 'reload-commit':
+      plane.commit(m.drainTimeoutMs);
+      send({ type: 'reload-reply', id: m.id, ok: true, listeners: plane.listeners, hosts: hostsOf() });
+      break;
+    case 'reload-abort':
+      plane.abort().then(
+        () => send({ type: 'reload-reply', id: m.id, ok: true }),
+        (err: Error) => send({ type: 'reload-reply', id: m.id, ok: false, error: err.message }),
+      );
       break;
     case 'wasm-prepare':
     case 'wasm-commit':

@@ -152,6 +152,7 @@ export class FilterHarness {
         allowOnHeadersStopIteration: opts.allowOnHeadersStopIteration ?? false,
         environment: Object.entries(opts.environment ?? {}),
         allowPrecompiled: false,
+        sandbox: { maxMemoryBytes: undefined, fuelPerCallback: null },
       },
       this.#slot,
       services,

@@ -273,10 +273,28 @@ export class Cluster {
   }
 }
 
+/** What changes when a cluster manager is derived for a new snapshot (see ClusterManager.derive). */
+export interface ClusterUpdate {
+  manager: ClusterManager;
+  /** Clusters built for this update: they need `init()` (and `close()` if the update is dropped). */
+  created: Cluster[];
+  /** Clusters of the old manager that the new one does not have (removed, or changed and rebuilt). */
+  retired: Cluster[];
+}
+
+/**
+ * The clusters of one config snapshot on one worker. A manager never changes: a reload derives a
+ * new one that shares every unchanged cluster (same config, so same hosts and pools) with the old
+ * one, so streams that started before the reload keep the clusters they started with.
+ */
 export class ClusterManager {
   readonly #clusters = new Map<string, Cluster>();
+  readonly #stats: Stats;
+  readonly #log: Logger;
 
   constructor(configs: readonly ClusterConfig[], stats: Stats, log: Logger) {
+    this.#stats = stats;
+    this.#log = log;
     for (const c of configs) this.#clusters.set(c.name, new Cluster(c, stats, log));
   }
 
@@ -295,4 +313,33 @@ export class ClusterManager {
   close(): Promise<void> {
     return Promise.all([...this.#clusters.values()].map((c) => c.close())).then(() => undefined);
   }
+
+  /**
+   * The manager for `configs`: a cluster whose config is unchanged is the same object (its pools
+   * and DNS state carry on); a new or changed one is built afresh. Nothing is initialized or
+   * closed here: the caller inits `created` before use and closes `retired` once no stream of
+   * this (old) manager can still use them.
+   */
+  derive(configs: readonly ClusterConfig[]): ClusterUpdate {
+    const manager = new ClusterManager([], this.#stats, this.#log);
+    const created: Cluster[] = [];
+    for (const config of configs) {
+      const current = this.#clusters.get(config.name);
+      if (current !== undefined && sameConfig(current.config, config)) {
+        manager.#clusters.set(config.name, current);
+        continue;
+      }
+      const cluster = new Cluster(config, this.#stats, this.#log);
+      created.push(cluster);
+      manager.#clusters.set(config.name, cluster);
+    }
+    const kept = new Set(manager.#clusters.values());
+    const retired = [...this.#clusters.values()].filter((c) => !kept.has(c));
+    return { manager, created, retired };
+  }
+}
+
+/** Configs come from the same loader, so equal configs serialize identically. */
+function sameConfig(a: ClusterConfig, b: ClusterConfig): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }

@@ -3,6 +3,8 @@ import type { Logger } from '../log.ts';
 import { StatsStore } from '../stats/store.ts';
 import type { CompiledModule } from './module.ts';
 import { WasmVm } from './vm.ts';
+import { SharedData } from './shared-data.ts';
+import { SharedQueues } from './shared-queues.ts';
 
 /**
  * Envoy's canary (§6.1 step 4): before any worker gets a plugin, a throw-away VM runs
@@ -11,6 +13,10 @@ import { WasmVm } from './vm.ts';
  * is discarded without on_done/on_delete. Throws the SluiceError that start-up produced.
  */
 export function canaryPlugin(config: WasmPluginConfig, compiled: CompiledModule, log: Logger): void {
+  // Throw-away stores: a plugin that registers queues or seeds shared data in proxy_on_configure
+  // succeeds here as it will on the workers (which run the same calls against the real stores).
+  const sharedData = SharedData.create({ capacityBytes: 1 << 20 });
+  const sharedQueues = SharedQueues.create({ capacityBytes: 1 << 20 });
   const vm = new WasmVm(compiled, {
     vmId: config.vmId,
     vmConfiguration: config.vmConfiguration,
@@ -19,13 +25,15 @@ export function canaryPlugin(config: WasmPluginConfig, compiled: CompiledModule,
       log: log.child({ canary: true }),
       stats: new StatsStore(256),
       httpCall: () => undefined,
-      sharedData: undefined,
-      sharedQueues: undefined,
+      sharedData,
+      sharedQueues,
+      manualTicks: true,
     },
   });
   try {
     vm.startRoot({ name: config.name, rootId: config.rootId, vmId: config.vmId, configuration: config.configuration });
   } finally {
     vm.discard();
+    sharedQueues.close();
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { scanAbiVersion, type AbiVersion } from '../../abi/abi-version.ts';
 import { ErrorCode, SluiceError } from '../errors.ts';
 import { PROVIDED_IMPORT_MODULES, providedImportNames } from './imports.ts';
+import { checkCapabilities, DEFAULT_SANDBOX, sandboxModule, type SandboxPolicy } from './sandbox.ts';
 
 /**
  * A compiled plugin module: compiled once (on the main thread), shared with every worker, checked
@@ -14,8 +15,13 @@ export interface CompiledModule {
   readonly abiVersion: AbiVersion;
   /** File name or `inline:<sha256 prefix>`: what errors and logs call the module. */
   readonly source: string;
+  /** sha256 of the module as supplied (before sandbox rewriting): what admin and logs show. */
   readonly sha256: string;
   readonly size: number;
+  /** Fuel per callback when the module is metered (refilled before every outermost guest call). */
+  readonly fuelPerCallback?: number;
+  /** The linear-memory cap in pages after rewriting. */
+  readonly memoryMaxPages?: number;
 }
 
 export function compileModule(bytes: Uint8Array, source: string): CompiledModule {
@@ -68,4 +74,47 @@ export function checkModule(module: WebAssembly.Module, source: string): AbiVers
     throw new SluiceError(ErrorCode.WASM_LOAD, `${source}: cannot load this module:\n  ${problems.join('\n  ')}`, { source });
   }
   return version;
+}
+
+/** What a plugin's config asks of the sandbox (defaults where it says nothing). */
+export interface PluginSandbox {
+  /** `capability_restriction_config.allowed_capabilities` keys; undefined = no restriction. */
+  allowedCapabilities: readonly string[] | undefined;
+  maxMemoryBytes: number | undefined;
+  /** undefined = the default budget; null = no metering. */
+  fuelPerCallback: number | undefined | null;
+}
+
+export function sandboxPolicy(p: PluginSandbox): SandboxPolicy {
+  return {
+    maxMemoryBytes: p.maxMemoryBytes ?? DEFAULT_SANDBOX.maxMemoryBytes,
+    fuelPerCallback: p.fuelPerCallback === null ? undefined : (p.fuelPerCallback ?? DEFAULT_SANDBOX.fuelPerCallback),
+  };
+}
+
+/**
+ * Compiles a plugin module inside its sandbox: checked as supplied (so errors name what the author
+ * wrote), refused when it imports a capability the plugin is not allowed, then rewritten (memory
+ * cap, fuel metering; runtime/wasm/sandbox.ts) and compiled. Needs `loadSandbox()` first when the
+ * policy meters.
+ */
+export function compileSandboxed(bytes: Uint8Array, source: string, p: PluginSandbox): CompiledModule {
+  const original = compileModule(bytes, source);
+  const denied = checkCapabilities(WebAssembly.Module.imports(original.module), p.allowedCapabilities);
+  if (denied.length > 0) {
+    throw new SluiceError(
+      ErrorCode.WASM_LOAD,
+      `${source}: imports functions outside capability_restriction_config.allowed_capabilities: ${denied.join(', ')}`,
+      { source },
+    );
+  }
+  const policy = sandboxPolicy(p);
+  const sandboxed = sandboxModule(bytes, policy, source);
+  const module = sandboxed.bytes === bytes ? original.module : new WebAssembly.Module(sandboxed.bytes as Uint8Array<ArrayBuffer>);
+  return {
+    ...original,
+    module,
+    fuelPerCallback: sandboxed.metered ? policy.fuelPerCallback : undefined,
+    memoryMaxPages: sandboxed.memoryMaxPages,
+  };
 }

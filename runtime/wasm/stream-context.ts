@@ -73,6 +73,8 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
   #bufferingResponse = false;
   #localReply: LocalResponse | undefined;
   #localReplySent = false;
+  /** proxy_close_stream was called: every later status is a stop until the reset lands. */
+  #closing = false;
   #actions: Action[] | undefined;
   #filterState: Map<string, Uint8Array> | undefined;
   #requestMap: StreamHeaderMap | undefined;
@@ -126,7 +128,7 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     this.#requestTrailers = trailers;
     const st = this.#invoke('proxy_on_request_trailers', [this.id, trailers.size]);
     if (st === undefined) return this.#failTrailers();
-    return this.#localReply !== undefined || st === FilterTrailersStatus.StopIteration ? FilterTrailersStatus.StopIteration : FilterTrailersStatus.Continue;
+    return this.#trailersStatus(st);
   }
 
   onResponseHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatus {
@@ -159,7 +161,7 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     this.#responseTrailers = trailers;
     const st = this.#invoke('proxy_on_response_trailers', [this.id, trailers.size]);
     if (st === undefined) return this.#failTrailers();
-    return this.#localReply !== undefined || st === FilterTrailersStatus.StopIteration ? FilterTrailersStatus.StopIteration : FilterTrailersStatus.Continue;
+    return this.#trailersStatus(st);
   }
 
   /** Envoy HTTP order (§6.1): on_log, then on_done, then on_delete; nothing after on_delete. */
@@ -227,7 +229,7 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
   }
 
   #headersStatus(st: number): FilterHeadersStatus {
-    if (this.#localReply !== undefined) return FilterHeadersStatus.StopAllIterationAndWatermark;
+    if (this.#localReply !== undefined || this.#closing) return FilterHeadersStatus.StopAllIterationAndWatermark;
     switch (st) {
       case FilterHeadersStatus.Continue:
       case FilterHeadersStatus.ContinueAndEndStream:
@@ -239,13 +241,24 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
       case FilterHeadersStatus.StopAllIterationAndWatermark:
         return st;
       default:
-        return FilterHeadersStatus.Continue;
+        // cpp-host clamps anything above 4 (an i32 read as unsigned, so negatives too) to
+        // StopAllIterationAndWatermark (proxy-wasm-abi.md §4).
+        return FilterHeadersStatus.StopAllIterationAndWatermark;
     }
   }
 
   #dataStatus(st: number): FilterDataStatus {
-    if (this.#localReply !== undefined) return FilterDataStatus.StopIterationNoBuffer;
-    return st >= FilterDataStatus.Continue && st <= FilterDataStatus.StopIterationNoBuffer ? (st as FilterDataStatus) : FilterDataStatus.Continue;
+    if (this.#localReply !== undefined || this.#closing) return FilterDataStatus.StopIterationNoBuffer;
+    const u = st >>> 0;
+    // cpp-host clamps anything above 3 to StopIterationNoBuffer (§4).
+    return u <= FilterDataStatus.StopIterationNoBuffer ? (u as FilterDataStatus) : FilterDataStatus.StopIterationNoBuffer;
+  }
+
+  /** Any non-zero trailers status is StopIteration (cpp-host clamps values above 1, §4). */
+  #trailersStatus(st: number): FilterTrailersStatus {
+    return this.#localReply !== undefined || this.#closing || st !== FilterTrailersStatus.Continue
+      ? FilterTrailersStatus.StopIteration
+      : FilterTrailersStatus.Continue;
   }
 
   // ---- failure policy (§9.3) -------------------------------------------------------------
@@ -418,6 +431,9 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
   override closeStream(type: StreamType): WasmResult {
     const details =
       type === StreamType.Downstream ? 'wasm_downstream_close' : type === StreamType.Upstream ? 'wasm_upstream_close' : 'wasm_close_stream';
+    // Envoy resets the stream in the after-VM-call actions, before the filter manager looks at the
+    // callback's status: nothing the callback let through may reach the wire first.
+    this.#closing = true;
     this.#queue(() => this.#cb.resetStream(details));
     return WasmResult.Ok;
   }

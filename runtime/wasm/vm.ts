@@ -13,6 +13,7 @@ import type {
   LocalResponse,
 } from '../../abi/host-context.ts';
 import { ProcExit } from '../../abi/wasi.ts';
+import { fuelExhausted, refillFuel } from './sandbox.ts';
 import { ErrorCode, SluiceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Counter, Gauge, Histogram, Stats } from '../stats/types.ts';
@@ -131,6 +132,7 @@ export class WasmVm implements HostContext {
   #nextMetricId = 0;
   #nextHttpToken = 0;
   #closed = false;
+  readonly #fuel: number | undefined;
 
   constructor(compiled: CompiledModule, opts: VmOptions) {
     this.compiled = compiled;
@@ -138,6 +140,7 @@ export class WasmVm implements HostContext {
     this.vmId = opts.vmId;
     this.#opts = opts;
     this.#log = opts.services.log;
+    this.#fuel = compiled.fuelPerCallback;
     this.#instantiate();
   }
 
@@ -210,6 +213,12 @@ export class WasmVm implements HostContext {
     const prevEffective = this.#effective;
     this.#current = ctx;
     this.#effective = undefined;
+    // The CPU budget is per callback: refilled on entry from the host, never on a nested call (a
+    // guest could otherwise reset its own budget through a host call that calls back in).
+    if (this.#depth === 0) {
+      if (this.#fuel !== undefined) refillFuel(this.#instance, this.#fuel);
+      this.#lastCritical = undefined;
+    }
     this.#depth++;
     try {
       // No spread: extra arguments are ignored by a wasm function, missing ones read as 0.
@@ -258,10 +267,13 @@ export class WasmVm implements HostContext {
   #trap(callback: string, err: unknown): WasmTrap {
     if (err instanceof WasmTrap) return err;
     let message: string;
+    // SDKs that cannot import env.abort log their panic at Critical, then trap (Rust's panic hook,
+    // the Sluice SDK, solo-io's runtime via proc_exit): that line is the trap's readable text.
+    const said = this.#lastCritical !== undefined ? `: ${this.#lastCritical}` : '';
     if (err instanceof GuestAbort) message = err.message;
     else if (err instanceof ProcExit) {
-      message = `proc_exit(${err.code})${this.#lastCritical !== undefined ? `: ${this.#lastCritical}` : ''}`;
-    } else if (err instanceof WebAssembly.RuntimeError) message = `trap: ${err.message}`;
+      message = `proc_exit(${err.code})${said}`;
+    } else if (err instanceof WebAssembly.RuntimeError) message = `trap: ${err.message}${said}`;
     else if (err instanceof RangeError && /call stack/i.test(err.message)) message = `trap: ${err.message}`;
     else message = `host error: ${(err as Error)?.message ?? String(err)}`;
     if (this.#failure === undefined) {

@@ -3,7 +3,7 @@ import { loadPluginCode, type WasmPluginConfig } from '../config/wasm.ts';
 import type { Logger } from '../log.ts';
 import type { Counter, Stats } from '../stats/types.ts';
 import type { ClusterManager } from '../upstream/cluster.ts';
-import { compileModule, type CompiledModule } from './module.ts';
+import { compileSandboxed, type CompiledModule, type PluginSandbox } from './module.ts';
 import { dispatchHttpCall } from './http-call.ts';
 import { WorkerGrpc } from './vm-grpc.ts';
 import { VmSlot, WasmPlugin } from './plugin.ts';
@@ -36,14 +36,22 @@ export interface WasmPluginWorkerStatus {
 
 /** The key under which the main thread compiles a plugin's code and a worker finds it. */
 export function codeKey(c: WasmPluginConfig): string {
-  if (c.code.kind === 'file') return `file:${c.code.path}`;
-  return `sha256:${createHash('sha256').update(c.code.bytes).digest('hex')}`;
+  // The sandbox policy is part of the compiled module, so it is part of the key.
+  const policy = `${c.sandbox.maxMemoryBytes ?? '-'}/${c.sandbox.fuelPerCallback ?? '-'}/${(c.allowedCapabilities ?? []).join(',')}`;
+  if (c.code.kind === 'file') return `file:${c.code.path}|${policy}`;
+  return `sha256:${createHash('sha256').update(c.code.bytes).digest('hex')}|${policy}`;
+}
+
+/** The sandbox a plugin's config asks for. */
+export function pluginSandbox(c: WasmPluginConfig): PluginSandbox {
+  return { allowedCapabilities: c.allowedCapabilities, maxMemoryBytes: c.sandbox.maxMemoryBytes, fuelPerCallback: c.sandbox.fuelPerCallback };
 }
 
 /** Loads and compiles a plugin's code (main thread at config load; a worker only as a fallback). */
 export function compilePluginCode(c: WasmPluginConfig): CompiledModule {
   const bytes = loadPluginCode(c);
-  return compileModule(bytes, c.code.kind === 'file' ? c.code.path : `inline:${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}`);
+  const source = c.code.kind === 'file' ? c.code.path : `inline:${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}`;
+  return compileSandboxed(bytes, source, pluginSandbox(c));
 }
 
 function vmKey(c: WasmPluginConfig, compiled: CompiledModule): string {
