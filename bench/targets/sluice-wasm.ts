@@ -22,10 +22,12 @@ export interface SluiceWasmOptions {
    * row is up: a filter that silently did nothing would otherwise get a flattering number.
    */
   expectResponseHeader?: ExpectedHeader;
+  /** Turn CPU metering off for this row (`sluice_sandbox.cpu_budget: 0`); the default meters. */
+  unmetered?: boolean;
 }
 
 /** The `http_filters` entry for one wasm filter loaded from a local file. */
-export function wasmHttpFilter(name: string, file: string): Record<string, unknown> {
+export function wasmHttpFilter(name: string, file: string, opts: { unmetered?: boolean } = {}): Record<string, unknown> {
   return {
     name,
     typed_config: {
@@ -34,6 +36,7 @@ export function wasmHttpFilter(name: string, file: string): Record<string, unkno
         name,
         root_id: '',
         vm_config: { vm_id: name, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: file } } },
+        ...(opts.unmetered === true ? { sluice_sandbox: { cpu_budget: 0 } } : {}),
       },
     },
   };
@@ -58,7 +61,7 @@ export function sluiceWasmTarget(o: SluiceWasmOptions): Target {
         name: o.name,
         label: o.label,
         concurrency: o.concurrency,
-        httpFilters: [wasmHttpFilter(filterName, file)],
+        httpFilters: [wasmHttpFilter(filterName, file, { unmetered: o.unmetered })],
       }).start(env);
       if (o.expectResponseHeader) await checkFilterRan(running, o.expectResponseHeader);
       return running;

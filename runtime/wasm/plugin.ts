@@ -9,6 +9,8 @@ import { WasmVm, type VmServices } from './vm.ts';
 
 /** Consecutive failures within the reload window after which the plugin is marked failed. */
 export const CRASH_LOOP_LIMIT = 5;
+/** A VM that served this long before failing starts the failure count afresh. */
+export const CRASH_LOOP_WINDOW_MS = 30_000;
 
 /**
  * The VM shared by every plugin with the same VM key (vm_id, code, VM configuration,
@@ -186,7 +188,7 @@ export class VmSlot {
     const old = this.#vm;
     if (old !== undefined) {
       // A VM that ran a long time before failing is not part of a crash loop.
-      if (now - old.createdAt > 10 * this.#opts.backoff.baseMs) this.#consecutiveFailures = 0;
+      if (now - old.createdAt > Math.max(10 * this.#opts.backoff.baseMs, CRASH_LOOP_WINDOW_MS)) this.#consecutiveFailures = 0;
       this.#consecutiveFailures++;
       this.#vm = undefined;
       this.#retired.add(old);

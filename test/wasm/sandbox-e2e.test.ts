@@ -100,3 +100,29 @@ test('a module importing a capability outside capability_restriction_config is r
   });
   await assert.rejects(startProxy(t, restricted), /outside capability_restriction_config\.allowed_capabilities: env\.proxy_log/);
 });
+
+test('a crash loop marks the plugin failed (visible in /wasm/plugins) until a new version is deployed', async (t) => {
+  const up = await startUpstream(t, echoHandler());
+  const p = await startProxy(t, yaml(up.port, 'trap', `
+                reload_config: { backoff: { base_interval: 0.001s, max_interval: 0.002s } }`));
+  const agent = new http.Agent({ keepAlive: true });
+  t.after(() => agent.destroy());
+  for (let i = 0; i < 12; i++) {
+    assert.equal(await request(agent, p.port, '/bad'), 503);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const listed = (await (await fetch(`http://127.0.0.1:${p.adminPort}/wasm/plugins`)).json()) as { plugins: Array<Record<string, unknown>> };
+  const plugin = listed.plugins[0];
+  assert.equal(plugin.name, 'faulty');
+  assert.equal(plugin.crash_looping, true);
+  assert.match(String(plugin.last_error), /crash loop/);
+  assert.ok(Number(plugin.traps) >= 5);
+  // Good requests never went through the plugin; bad ones get the failure policy without running it.
+  assert.equal(await request(agent, p.port, '/good'), 200);
+  // A new version clears the failed state.
+  const fixed = await fetch(`http://127.0.0.1:${p.adminPort}/wasm/plugins/faulty`, { method: 'POST', body: (await import('node:fs')).readFileSync(minimal) });
+  assert.equal(fixed.status, 200, await fixed.text());
+  assert.equal(await request(agent, p.port, '/bad'), 200);
+  const after = (await (await fetch(`http://127.0.0.1:${p.adminPort}/wasm/plugins`)).json()) as { plugins: Array<Record<string, unknown>> };
+  assert.equal(after.plugins[0].crash_looping, false);
+});
