@@ -98,6 +98,7 @@ describe('Wasm filter config: valid', () => {
       allowOnHeadersStopIteration: false,
       environment: [],
       allowPrecompiled: false,
+      sandbox: { maxMemoryBytes: undefined, fuelPerCallback: undefined },
     });
   });
 
