@@ -13,6 +13,7 @@ export const ErrorCode = {
   WASM_LOAD: 'SLUICE_ERR_WASM_LOAD',
   /** A plugin's `proxy_on_vm_start` / `proxy_on_configure` returned false, or start-up trapped. */
   WASM_PLUGIN_START: 'SLUICE_ERR_WASM_PLUGIN_START',
+  BUILD_FAILED: 'SLUICE_ERR_BUILD', // `sluice build` / buildFilter: the filter source does not compile (message lists file:line:col per diagnostic)
   WASM_SANDBOX: 'SLUICE_ERR_WASM_SANDBOX', // binaryen cannot read, meter or validate a module for its sandbox (runtime/wasm/sandbox.ts)
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

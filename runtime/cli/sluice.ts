@@ -11,6 +11,8 @@ import { SLUICE_VERSION } from '../version.ts';
 import { inspectWasm, formatInspection } from '../wasm/inspect.ts';
 import { WasmParseError } from '../../abi/wasm-binary.ts';
 import { deploy, DEPLOY_USAGE } from './deploy.ts';
+import { build } from './build.ts';
+import { newProject } from './new.ts';
 
 const USAGE = `sluice ${SLUICE_VERSION}: a WASM-extensible HTTP proxy configured with Envoy v3 YAML
 
@@ -19,6 +21,8 @@ Usage:
   sluice validate -c FILE
   sluice inspect FILE.wasm [--json]
   sluice deploy NAME FILE.wasm [--admin URL] | sluice deploy NAME --rollback [--admin URL]
+  sluice new NAME [--dir DIR]
+  sluice build [PATH] [-o OUT.wasm] [--debug]
   sluice version
 
 Commands:
@@ -31,6 +35,11 @@ Commands:
              module, or V8 rejects it.
   deploy     Hot-swap a wasm plugin in a running Sluice through its admin API; the old version
              keeps serving if the new one is refused.
+  new        Create a filter project DIR/NAME (AssemblyScript source, unit test, envoy.yaml,
+             README) whose npm test passes as created. Exit 1 if DIR/NAME is not empty.
+  build      Compile an AssemblyScript filter (PATH: project dir, default ".", or source file)
+             to OUT.wasm (default <project>/build/<name>.wasm), optimised (-O3s); --debug keeps
+             names. Prints the path and size; exit 1 with file:line:col per compile error.
 
 Options:
   -c, --config-path FILE   Envoy v3 bootstrap YAML (or JSON)
@@ -104,6 +113,14 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'inspect') {
     inspect(rest);
+    return;
+  }
+  if (command === 'new') {
+    process.exitCode = await newProject(rest, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+    return;
+  }
+  if (command === 'build') {
+    process.exitCode = await build(rest, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
     return;
   }
   if (command === 'deploy') {

@@ -249,17 +249,20 @@ export class ChainDirection {
       this.#buffered += current.data.length;
     }
     const bodyEnd = this.#endSeen && this.#trailers === undefined;
+    // A stage that stopped all iteration has not seen the body held behind it: iteration resumes
+    // at that stage itself (Envoy's iterate_from_current_filter), so it gets the body first.
+    const bodyFrom = state === STOP_ALL ? i : i + 1;
     if (state === STOP_HEADERS || state === STOP_ALL) {
       const headersEnd = bodyEnd && this.#buffered === 0;
       const passed = this.#pushHeaders(i + 1, headersEnd);
       if (headersEnd) return;
       if (!passed) {
         // Stopped again further on: the held body still moves through the stages between.
-        this.#flushHeld(i + 1, bodyEnd);
+        this.#flushHeld(bodyFrom, bodyEnd);
         return;
       }
     }
-    if (state !== STOP_TRAILERS && !this.#flushHeld(i + 1, bodyEnd)) return;
+    if (state !== STOP_TRAILERS && !this.#flushHeld(bodyFrom, bodyEnd)) return;
     if (this.#trailers !== undefined) {
       this.#pushTrailers(state === STOP_TRAILERS ? this.#trailersFrom : i, this.#trailers);
     }

@@ -254,8 +254,12 @@ export class HttpStream {
       headers.add('content-length', '0');
     }
     if (reply.headers) for (const [k, v] of reply.headers) headers.add(k, v);
-    // A fresh response chain: whatever the upstream response had done is discarded.
-    this.#response = new ChainDirection(this.#responseStages(), this.#sink, this.rt.bufferLimit, this);
+    // A fresh response chain: whatever the upstream response had done is discarded. Once a
+    // response was already going through the filters, the reply goes straight downstream
+    // (Envoy's sendDirectLocalReply): running it through filters that hold that response would
+    // stall it, or re-enter a filter that just failed.
+    const direct = this.responseHeaders !== undefined;
+    this.#response = new ChainDirection(direct ? NO_STAGES : this.#responseStages(), this.#sink, this.rt.bufferLimit, this);
     this.responseHeaders = headers;
     this.info.responseHeaders = headers;
     const isHead = this.requestHeaders.get(':method') === 'HEAD';

@@ -143,7 +143,8 @@ export class Sluice {
     if (this.#reloader === undefined) {
       return Promise.resolve({ ok: false, problems: [{ path: '(root)', message: `cannot reload while ${this.#state}` }] });
     }
-    return this.#reloader.reload(snapshot);
+    const reloader = this.#reloader;
+    return this.#exclusive(() => reloader.reload(snapshot));
   }
 
   async #start(): Promise<void> {
@@ -223,12 +224,32 @@ export class Sluice {
       channel: { ask: (m) => this.#askWorkers(m) },
       config: this.config,
       modules: this.#validated?.wasmModules ?? {},
+      exclusive: (fn) => this.#exclusive(fn),
     });
     this.#deployer = deployer;
-    if (this.#opts.watch !== false && deployer.files().length > 0) {
-      this.#wasmWatcher = new WasmFileWatcher(deployer, this.log);
-      await this.#wasmWatcher.ready();
-    }
+    await this.#watchWasmFiles();
+  }
+
+  /** (Re)starts watching the code files of the live config's wasm plugins. */
+  async #watchWasmFiles(): Promise<void> {
+    await this.#wasmWatcher?.close();
+    this.#wasmWatcher = undefined;
+    const deployer = this.#deployer;
+    if (this.#opts.watch === false || deployer === undefined || deployer.files().length === 0) return;
+    this.#wasmWatcher = new WasmFileWatcher(deployer, this.log);
+    await this.#wasmWatcher.ready();
+  }
+
+  #workerOps: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Config reloads and wasm deploys both prepare and commit on every worker; they run one at a
+   * time so a reload never builds a plugin in the middle of a swap.
+   */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#workerOps.then(fn, fn);
+    this.#workerOps = run.catch(() => undefined);
+    return run;
   }
   #wasmInit: WasmWorkerInit | undefined;
   #reloader: ConfigReloader | undefined;
@@ -255,7 +276,7 @@ export class Sluice {
     this.#configWatcher = new ConfigFileWatcher({
       log: this.log,
       onChange: () => {
-        reloader.reloadFromFiles().catch((err: Error) => this.log.error({ err: err.message }, 'config reload failed'));
+        this.#exclusive(() => reloader.reloadFromFiles()).catch((err: Error) => this.log.error({ err: err.message }, 'config reload failed'));
       },
     });
     await this.#configWatcher.watch(watchTargets(this.#config));
@@ -270,6 +291,7 @@ export class Sluice {
     this.#hosts = applied.hosts;
     this.#times.record(applied.snapshot);
     this.#deployer?.setConfig(applied.snapshot, applied.validated.wasmModules);
+    this.#watchWasmFiles().catch((err: Error) => this.log.warn({ err: err.message }, 'wasm file watcher error'));
     const interval = applied.snapshot.bootstrap.stats_flush_interval;
     if (interval !== before.bootstrap.stats_flush_interval && this.#flushTimer !== undefined) {
       clearInterval(this.#flushTimer);

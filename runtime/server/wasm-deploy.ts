@@ -64,6 +64,7 @@ export class WasmDeployer {
   readonly #stats: Stats;
   readonly #channel: WorkerChannel;
   readonly #counterValue: (name: string) => number;
+  readonly #exclusive: (<T>(fn: () => Promise<T>) => Promise<T>) | undefined;
   readonly #plugins = new Map<string, PluginState>();
   #queue: Promise<unknown> = Promise.resolve();
   /** Content hash last read from each watched file. */
@@ -78,7 +79,10 @@ export class WasmDeployer {
     channel: WorkerChannel;
     config: ConfigSnapshot;
     modules: Record<string, CompiledModule>;
+    /** Runs worker-changing operations one at a time, shared with config reloads. */
+    exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
   }) {
+    this.#exclusive = opts.exclusive;
     this.#log = opts.log;
     this.#stats = opts.stats;
     this.#counterValue = opts.counterValue;
@@ -89,7 +93,7 @@ export class WasmDeployer {
   /** (Re)reads which wasm plugins the config has; keeps the history of plugins that remain. */
   setConfig(config: ConfigSnapshot, modules: Record<string, CompiledModule>): void {
     const seen = new Map<string, WasmPluginConfig[]>();
-    for (const l of config.bootstrap.static_resources.listeners) {
+    for (const l of config.listeners) {
       for (const fc of l.filter_chains) {
         for (const f of fc.filters) {
           for (const hf of f.http_connection_manager?.http_filters ?? []) {
@@ -183,6 +187,7 @@ export class WasmDeployer {
   }
 
   #serialize<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#exclusive !== undefined) return this.#exclusive(fn);
     const run = this.#queue.then(fn, fn);
     this.#queue = run.catch(() => undefined);
     return run;

@@ -150,6 +150,22 @@ export class VmSlot {
     this.#plugins.push(plugin);
   }
 
+  /**
+   * Removes a plugin whose config was retired (a reload replaced it and its last stream ended):
+   * its root context gets proxy_on_done / proxy_on_delete. Returns true when the slot has no
+   * plugin left (the runtime then closes it).
+   */
+  detach(plugin: WasmPlugin): boolean {
+    const i = this.#plugins.indexOf(plugin);
+    if (i < 0) return this.#plugins.length === 0;
+    this.#plugins.splice(i, 1);
+    const root = this.#roots.get(plugin);
+    this.#roots.delete(plugin);
+    const vm = this.#vm;
+    if (root !== undefined && vm !== undefined) vm.stopRoot(root);
+    return this.#plugins.length === 0;
+  }
+
   /** The VM and root context a new stream of `plugin` runs on; undefined ⇒ apply the failure policy. */
   acquire(plugin: WasmPlugin): { vm: WasmVm; root: RootContext } | undefined {
     let vm = this.#vm;
@@ -275,6 +291,18 @@ export class WasmPlugin implements HttpFilterFactory, StreamPlugin {
 
   release(vm: WasmVm): void {
     this.#slot.release(vm);
+  }
+
+  /** The config that built this plugin was retired and its last stream ended (data-plane.ts). */
+  close(): void {
+    this.#onClose?.(this);
+  }
+
+  #onClose: ((p: WasmPlugin) => void) | undefined;
+
+  /** Set by the runtime: what closing this plugin does to its slot. */
+  set onClose(fn: (p: WasmPlugin) => void) {
+    this.#onClose = fn;
   }
 }
 

@@ -67,7 +67,6 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
   /** Headers may still be changed (they have not gone past this filter). */
   #requestHeadersOpen = false;
   #responseHeadersOpen = false;
-  #routeDirty = false;
   #body: BodyView | undefined;
   #bufferingRequest = false;
   #bufferingResponse = false;
@@ -101,10 +100,6 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     const args = this.#vm.abiVersion === AbiVersion.V0_1_0 ? [this.id, headers.size] : [this.id, headers.size, endStream ? 1 : 0];
     const st = this.#invoke('proxy_on_request_headers', args);
     if (st === undefined) return this.#failHeaders();
-    if (this.#routeDirty) {
-      this.#routeDirty = false;
-      this.#cb.clearRouteCache();
-    }
     const status = this.#headersStatus(st);
     if (status === FilterHeadersStatus.Continue) this.#requestHeadersOpen = false;
     return status;
@@ -164,10 +159,16 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     return this.#trailersStatus(st);
   }
 
-  /** Envoy HTTP order (§6.1): on_log, then on_done, then on_delete; nothing after on_delete. */
+  /**
+   * Envoy HTTP order (§6.1): on_log, then on_done, then on_delete; nothing after on_delete.
+   * A stream that ended before its request headers reached this filter (rejected at admission,
+   * or answered by an earlier filter) is created now, as Envoy's Context::log does, so the plugin
+   * still logs it (§6.1 step 5).
+   */
   onStreamComplete(): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (!this.#created && !this.#failed && !this.#vm.closed) this.#ensureCreated();
     if (this.#created && !this.#failed && this.#vm.failed === undefined) {
       this.#requestHeaders ??= this.#cb.info.requestHeaders;
       this.#responseHeaders ??= this.#cb.info.responseHeaders;
@@ -372,7 +373,9 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     }
     if (map === undefined || (forWrite && !open)) return { result: WasmResult.BadArgument };
     if (type === MapType.HttpRequestHeaders) {
-      if (this.#requestMap?.source !== map) this.#requestMap = new StreamHeaderMap(map, () => (this.#routeDirty = true));
+      // Envoy clears the route cache on every change to request headers, whichever callback makes
+      // it: a tick or an http-call response may rewrite :path while the request is paused.
+      if (this.#requestMap?.source !== map) this.#requestMap = new StreamHeaderMap(map, () => this.#cb.clearRouteCache());
       return { result: WasmResult.Ok, value: this.#requestMap };
     }
     if (type === MapType.HttpResponseHeaders) {

@@ -132,7 +132,19 @@ export class WasmRuntime {
       });
       this.#slots.set(vk, slot);
     }
-    return new WasmPlugin(filterName, config, slot, this.#services);
+    const plugin = new WasmPlugin(filterName, config, slot, this.#services);
+    const owner = slot;
+    plugin.onClose = (p) => {
+      if (!owner.detach(p)) return;
+      owner.close();
+      if (this.#slots.get(vk) === owner) this.#slots.delete(vk);
+    };
+    return plugin;
+  }
+
+  /** Modules the main thread compiled for a reload (keyed like `codeKey`). */
+  addModules(modules: Record<string, CompiledModule>): void {
+    for (const [key, m] of Object.entries(modules)) this.#modules.set(key, m);
   }
 
   get slots(): IterableIterator<VmSlot> {
