@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { eventually } from '../helpers/servers.ts';
 import { CLI } from '../helpers/cli.ts';
+import { buildDevFilter } from '../../examples/quickstart/filter-dev.ts';
 
 // The README's quickstart, run as a newcomer would: `sluice validate` on its config, then
 // `npm start` (examples/quickstart/start.ts) on its fixed ports.
@@ -28,7 +29,8 @@ function inUse(port: number): Promise<boolean> {
   });
 }
 
-test('validates examples/quickstart/envoy.yaml with sluice validate', () => {
+test('validates examples/quickstart/envoy.yaml with sluice validate (once its filter is built)', async () => {
+  await buildDevFilter();
   const r = spawnSync(NODE, [CLI, 'validate', '-c', CONFIG], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /: OK \(1 listeners, 1 clusters\)$/m);
@@ -53,13 +55,14 @@ test('npm start serves the hello upstream on :10000 with admin on :9901, then ex
   });
   await eventually(
     () => (stdout.includes('Sluice quickstart is running') ? true : undefined),
-    15_000,
+    60_000,
     `the quickstart banner (stdout: ${stdout}; stderr: ${stderr})`,
   );
 
   const res = await request(`http://127.0.0.1:${PORTS.listener}/`, { headers: { connection: 'close' } });
   assert.equal(res.statusCode, 200);
   assert.equal(res.headers['x-served-by'], 'sluice');
+  assert.equal(res.headers['x-greeting'], 'hello from wasm', 'the filter npm start built from source');
   assert.match(String(res.headers['content-type']), /^application\/json/);
   const body = (await res.body.json()) as { message: string; method: string; path: string; 'x-request-id': string; 'x-forwarded-proto': string };
   assert.equal(body.message, 'hello from the quickstart upstream');
@@ -80,4 +83,37 @@ test('npm start serves the hello upstream on :10000 with admin on :9901, then ex
   assert.equal(signal, null, stderr);
   assert.equal(code, 0, stderr);
   for (const port of Object.values(PORTS)) assert.equal(await inUse(port), false, `port ${port} still open after exit`);
+});
+
+test('the dev loop: saving the filter source rebuilds it and the running proxy swaps it in', async (t) => {
+  const { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { proxyYaml, startProxy } = await import('../helpers/proxy.ts');
+  const { echoHandler, startUpstream } = await import('../helpers/servers.ts');
+  const { wasmFilter } = await import('../helpers/wasm.ts');
+  const { filterPaths, watchDevFilter, FILTER_DIR } = await import('../../examples/quickstart/filter-dev.ts');
+  // A copy of the quickstart filter project, so the test edits no tracked file.
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-devloop-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  cpSync(join(FILTER_DIR, 'assembly'), join(dir, 'assembly'), { recursive: true });
+  await buildDevFilter(dir);
+  const up = await startUpstream(t, echoHandler());
+  const p = await startProxy(t, proxyYaml({
+    clusters: [{ name: 'backend', ports: [up.port] }],
+    filters: wasmFilter({ file: filterPaths(dir).wasm, name: 'quickstart', rootId: 'quickstart', configuration: '{"greeting":"hi"}' }),
+  }));
+  const version = async () => (await request(`http://127.0.0.1:${p.port}/`, { headers: { connection: 'close' } })).headers['x-filter-version'];
+  assert.equal(await version(), '1');
+  const lines: string[] = [];
+  const dev = watchDevFilter((l) => lines.push(l), dir);
+  t.after(() => dev.close());
+  await dev.ready;
+  const source = join(dir, 'assembly', 'index.ts');
+  writeFileSync(source, readFileSync(source, 'utf8').replace('const VERSION = "1";', 'const VERSION = "2";'));
+  await eventually(async () => ((await version()) === '2' ? true : undefined), 30_000, `the rebuilt filter to be live (${lines.join('; ')})`);
+  // A save that does not compile keeps the running version.
+  writeFileSync(source, `${readFileSync(source, 'utf8')}\nthis is not AssemblyScript\n`);
+  await eventually(() => (lines.some((l) => l.includes('build failed')) ? true : undefined), 30_000, 'the failed build to be reported');
+  assert.equal(await version(), '2');
 });
