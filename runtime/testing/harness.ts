@@ -94,7 +94,8 @@ function turn(): Promise<void> {
 }
 
 export class FilterHarness {
-  readonly logs: LogEntry[] = [];
+  /** Every line the guest logged (and host lines about it: traps, reloads), oldest first. */
+  readonly logs: LogEntry[];
   /** Http calls waiting for an answer, oldest first. */
   readonly httpCalls: PendingHttpCall[] = [];
   readonly #plugin: WasmPlugin;
@@ -106,7 +107,8 @@ export class FilterHarness {
   readonly #pending = new Set<Promise<void>>();
   readonly #sharedData: SharedData;
 
-  private constructor(compiled: CompiledModule, opts: HarnessOptions) {
+  private constructor(compiled: CompiledModule, opts: HarnessOptions, logs: LogEntry[]) {
+    this.logs = logs;
     this.#opts = opts;
     const log = captureLogger(opts.logLevel ?? 'trace', this.logs);
     this.#stats = new StatsStore(1024);
@@ -167,7 +169,17 @@ export class FilterHarness {
   static load(module: string | Uint8Array, opts: HarnessOptions = {}): FilterHarness {
     const code = typeof module === 'string' ? readFileSync(module) : module;
     const compiled = compileModule(code, typeof module === 'string' ? module : 'module');
-    return new FilterHarness(compiled, opts);
+    const logs: LogEntry[] = [];
+    try {
+      return new FilterHarness(compiled, opts, logs);
+    } catch (err) {
+      // A plugin that refuses its configuration usually says why in its log: keep it with the error.
+      if (err instanceof Error && logs.length > 0) {
+        err.message += `\nplugin log:\n${logs.map((l) => `  [${l.level}] ${l.message}`).join('\n')}`;
+        (err as Error & { logs?: LogEntry[] }).logs = logs;
+      }
+      throw err;
+    }
   }
 
   /** A new HTTP stream through the filter. */
