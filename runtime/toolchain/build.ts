@@ -120,13 +120,32 @@ export async function buildFilter(entry: string, opts: BuildOptions = {}): Promi
   const out = await serialized(() => compile(entryPath, baseDir, sdkDir, flags));
   const errors = out.diagnostics.filter((d) => d.category === CATEGORY_ERROR).map((d) => formatDiagnostic(d, out));
   if (out.wasm === undefined || errors.length > 0 || out.failure !== undefined) {
-    const lines = errors.length > 0 ? errors : [out.failure ?? 'the compiler produced no module', out.stderr.trim()].filter((l) => l !== '');
+    const lines = errors.length > 0 ? [...errors] : [out.failure ?? 'the compiler produced no module', out.stderr.trim()].filter((l) => l !== '');
+    if (errors.some((l) => /'__sluice_(abort|trace|seed)' not found/.test(l))) lines.push(EXPORTS_HINT);
     const count = errors.length > 0 ? `${errors.length} error${errors.length === 1 ? '' : 's'}` : 'compiler failure';
     throw new SluiceError(ErrorCode.BUILD_FAILED, `build of ${display(entryPath)} failed (${count}):\n${lines.join('\n')}`, { source: entryPath });
+  }
+  const missing = missingProxyWasmExport(out.wasm);
+  if (missing !== undefined) {
+    throw new SluiceError(ErrorCode.BUILD_FAILED, `build of ${display(entryPath)} failed: the module ${missing}\n${EXPORTS_HINT}`, { source: entryPath });
   }
   const warnings = out.diagnostics.filter((d) => d.category === CATEGORY_WARNING).map((d) => formatDiagnostic(d, out));
   if (opts.outFile !== undefined) writeAtomically(resolve(opts.outFile), out.wasm);
   return { wasm: out.wasm, size: out.wasm.byteLength, warnings, sources: [...out.sources], sdkDir, flags };
+}
+
+const EXPORTS_HINT = 'hint: the entry file must re-export the SDK\'s proxy-wasm callbacks, once: export * from "@sluice/sdk/exports";';
+
+/** Why `wasm` is not a proxy-wasm module (an entry that forgot the SDK's exports compiles fine), or undefined. */
+function missingProxyWasmExport(wasm: Uint8Array): string | undefined {
+  let names: string[];
+  try {
+    names = WebAssembly.Module.exports(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>)).map((e) => e.name);
+  } catch (err) {
+    return `is not valid WebAssembly: ${(err as Error).message}`;
+  }
+  if (!names.some((n) => n.startsWith('proxy_abi_version_'))) return 'exports no proxy_abi_version_* marker, so no proxy will load it';
+  return undefined;
 }
 
 /** Version of the AssemblyScript compiler `buildFilter` uses (read without loading the compiler). */

@@ -80,7 +80,7 @@ export {
   getVmConfigurationString,
   getVmConfigurationJson,
 } from "./config";
-export { JsonKind, JsonValue, MAX_JSON_DEPTH, parseJson, parseJsonBytes, jsonError } from "./json";
+export { JsonKind, JsonValue, MAX_JSON_DEPTH, parseJson, parseJsonBytes, jsonError, stringifyJson } from "./json";
 export { HttpCallResponse, httpCall, pendingHttpCalls } from "./http-call";
 export { GrpcCallResponse, GrpcStream, GrpcStreamHandler, grpcCall, grpcStream } from "./grpc";
 export { SharedData, getSharedData, setSharedData, setSharedDataString, updateSharedDataString } from "./shared-data";

@@ -1,11 +1,15 @@
 /**
- * A small JSON reader for plugin and VM configuration: objects, arrays, strings (with escapes),
- * numbers, booleans and null, with lookup by key and index. Not a general-purpose library: it
- * reads; it does not write. Nesting deeper than MAX_JSON_DEPTH is refused, so a hostile
- * configuration cannot exhaust the stack.
+ * A small JSON reader for plugin and VM configuration (and bodies): objects, arrays, strings
+ * (with escapes), numbers, booleans and null, with lookup by key and index; and a writer
+ * (`stringifyJson`) for values read or built with the `from*` constructors. Nesting deeper than
+ * MAX_JSON_DEPTH is refused, so a hostile document cannot exhaust the stack.
  *
  * Parse errors do not abort: `parseJson` returns null and `jsonError()` says what and where, so
  * onConfigure can log it and return false (the host then rejects the configuration).
+ *
+ * Numbers are read as f64, but the reader keeps each number's literal text and the writer writes
+ * it back verbatim, so a document that is read, changed elsewhere and written again keeps integers
+ * beyond 2^53 (ids) and its number spellings (`1.0`, `1e3`) exactly.
  */
 
 /** Kind of a JsonValue. */
@@ -26,6 +30,8 @@ export class JsonValue {
   kind: JsonKind = JsonKind.Null;
   private boolValue: bool = false;
   private numberValue: f64 = 0;
+  /** The number's JSON literal as read ("" for numbers built from an f64): what the writer writes. */
+  private numberText: string = "";
   private stringValue: string = "";
   private items: Array<JsonValue> = [];
   private keyList: Array<string> = [];
@@ -43,10 +49,15 @@ export class JsonValue {
     return j;
   }
 
-  static fromNumber(v: f64): JsonValue {
+  /**
+   * A number. `literal`, when given, must be `v`'s JSON spelling; stringifyJson writes it instead
+   * of formatting `v` (the parser passes the text it read, so numbers round-trip exactly).
+   */
+  static fromNumber(v: f64, literal: string = ""): JsonValue {
     const j = new JsonValue();
     j.kind = JsonKind.Number;
     j.numberValue = v;
+    j.numberText = literal;
     return j;
   }
 
@@ -175,6 +186,103 @@ export class JsonValue {
     }
     return out;
   }
+
+  /** This value as compact JSON text; the same as `stringifyJson(this)`. */
+  toJson(): string {
+    const out = new Array<string>();
+    this.writeTo(out);
+    // One copy at the end: concatenating as we go would copy the text once per piece.
+    return out.join("");
+  }
+
+  private writeTo(out: Array<string>): void {
+    switch (this.kind) {
+      case JsonKind.Null:
+        out.push("null");
+        break;
+      case JsonKind.Bool:
+        out.push(this.boolValue ? "true" : "false");
+        break;
+      case JsonKind.Number:
+        out.push(this.numberText.length > 0 ? this.numberText : formatJsonNumber(this.numberValue));
+        break;
+      case JsonKind.String:
+        writeJsonString(this.stringValue, out);
+        break;
+      case JsonKind.Array: {
+        out.push("[");
+        for (let i = 0; i < this.items.length; i++) {
+          if (i > 0) out.push(",");
+          this.items[i].writeTo(out);
+        }
+        out.push("]");
+        break;
+      }
+      default: {
+        out.push("{");
+        for (let i = 0; i < this.keyList.length; i++) {
+          const key = this.keyList[i];
+          if (i > 0) out.push(",");
+          writeJsonString(key, out);
+          out.push(":");
+          // A key listed but missing from the map (a hand-built object) is written as null.
+          if (this.byKey.has(key)) this.byKey.get(key).writeTo(out);
+          else out.push("null");
+        }
+        out.push("}");
+      }
+    }
+  }
+}
+
+/**
+ * `value` as compact JSON text (no whitespace), as JavaScript's JSON.stringify writes it: members
+ * in `keys()` order, strings escaped (quote, backslash, control characters, lone surrogates),
+ * numbers as read (see above) or in their shortest form, NaN and infinities as null. The value
+ * must be a tree (a value built to contain itself never ends).
+ */
+export function stringifyJson(value: JsonValue): string {
+  return value.toJson();
+}
+
+function formatJsonNumber(n: f64): string {
+  if (!isFinite(n)) return "null";
+  const s = n.toString();
+  // AssemblyScript writes integral values as "5.0"; JSON (and JSON.stringify) write "5".
+  return s.endsWith(".0") ? s.substring(0, s.length - 2) : s;
+}
+
+const HEX = "0123456789abcdef";
+
+function writeJsonString(s: string, out: Array<string>): void {
+  out.push("\"");
+  let run = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 && c != 0x22 && c != 0x5c && (c < 0xd800 || c > 0xdfff)) continue;
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        i++; // a well-formed surrogate pair is written as it is
+        continue;
+      }
+    }
+    if (i > run) out.push(s.substring(run, i));
+    run = i + 1;
+    if (c == 0x22) out.push("\\\"");
+    else if (c == 0x5c) out.push("\\\\");
+    else if (c == 0x0a) out.push("\\n");
+    else if (c == 0x0d) out.push("\\r");
+    else if (c == 0x09) out.push("\\t");
+    else if (c == 0x08) out.push("\\b");
+    else if (c == 0x0c) out.push("\\f");
+    else {
+      // Other control characters and lone surrogates: \uXXXX (UTF-8 cannot carry a lone surrogate).
+      out.push("\\u" + HEX.charAt((c >> 12) & 15) + HEX.charAt((c >> 8) & 15) + HEX.charAt((c >> 4) & 15) + HEX.charAt(c & 15));
+    }
+  }
+  if (run < s.length) out.push(run == 0 ? s : s.substring(run));
+  out.push("\"");
 }
 
 let lastError = "";
@@ -428,7 +536,8 @@ class JsonParser {
         return null;
       }
     }
-    return JsonValue.fromNumber(parseFloat(t.substring(start, this.pos)));
+    const literal = t.substring(start, this.pos);
+    return JsonValue.fromNumber(parseFloat(literal), literal);
   }
 }
 

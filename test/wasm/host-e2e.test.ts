@@ -220,3 +220,24 @@ test('a route can turn a wasm filter off (FilterConfig disabled) or on (a filter
   assert.equal(rich.headers.get('x-wasm-saw'), 'r', 'headers is on for /rich');
   assert.equal(rich.headers.get('x-wasm-response-seen'), '1');
 });
+
+test('plugins with the same vm_id (and code) share one VM per worker; a different vm_id gets its own', async (t) => {
+  const up = await startUpstream(t, echoHandler());
+  const active = async (adminPort: number) => {
+    const text = await (await fetch(`http://127.0.0.1:${adminPort}/stats?filter=wasm.envoy.wasm.runtime.v8.active`)).text();
+    return Number(/: (\d+)$/m.exec(text)?.[1]);
+  };
+  const shared = await startProxy(t, proxyYaml({
+    clusters: [{ name: 'backend', ports: [up.port] }],
+    filters: wasmFilter({ file: behaviours, rootId: 'headers', name: 'a', vmId: 'one' }) + wasmFilter({ file: behaviours, rootId: 'deny', name: 'b', vmId: 'one' }),
+  }), { concurrency: 2 });
+  assert.equal(await active(shared.adminPort), 2, 'one VM on each of the 2 workers');
+  const r = await get(shared.port, '/x', { headers: { 'x-in': 'v' } });
+  assert.equal(r.headers.get('x-wasm-saw'), 'v');
+  assert.equal(r.headers.get('x-wasm-response-seen'), '1', 'both root contexts run in the shared VM');
+  const separate = await startProxy(t, proxyYaml({
+    clusters: [{ name: 'backend', ports: [up.port] }],
+    filters: wasmFilter({ file: behaviours, rootId: 'headers', name: 'a', vmId: 'one' }) + wasmFilter({ file: behaviours, rootId: 'deny', name: 'b', vmId: 'two' }),
+  }), { concurrency: 2 });
+  assert.equal(await active(separate.adminPort), 4);
+});
