@@ -96,3 +96,4 @@ export { Counter, Gauge, Histogram } from "./metrics";
 export { log, logTrace, logDebug, logInfo, logWarn, logError, logCritical, getLogLevel } from "./log";
 export { getCurrentTimeNanoseconds, getCurrentTimeMilliseconds } from "./time";
 export { callForeignFunction, getForeignFunctionArguments } from "./foreign";
+export { ConfigReader, isHeaderName } from "./config-reader";
