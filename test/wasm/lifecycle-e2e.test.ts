@@ -1,6 +1,7 @@
 /**
  * proxy-wasm module and VM lifecycle through a running Sluice: modules refused at load with a
- * message that names the file and every missing piece, and a guest abort inside a stream (decoded
+ * message that names the file and every missing piece, plugins whose on_vm_start / on_configure
+ * answer false, and a guest abort inside a stream (decoded
  * message and source location in the error log, 503 for that stream, a fresh VM for the next).
  * References are to /work/shared/docs/proxy-wasm-abi.md.
  */
@@ -19,6 +20,9 @@ import { echoHandler, eventually, startUpstream } from '../helpers/servers.ts';
 import { buildFixtureInto, wasmFilter, wasmFixture } from '../helpers/wasm.ts';
 import { buildAssemblyScript } from '../helpers/wasm-build.ts';
 
+/** Every test ends: a stream the host wrongly holds fails the test instead of hanging the run. */
+const BOUNDED = { timeout: 30_000 };
+
 const dir = mkdtempSync(join(tmpdir(), 'sluice-wasm-lifecycle-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
@@ -30,10 +34,10 @@ async function buildWith(name: string, out: string, extraArgs: string[]): Promis
 }
 
 /** The error Sluice.start (config load included) rejects with for a plugin whose code is `file`. */
-async function loadError(file: string): Promise<SluiceError> {
+async function loadError(file: string, rootId = 'refused'): Promise<SluiceError> {
   const yaml = proxyYaml({
     clusters: [{ name: 'backend', ports: [1] }],
-    filters: wasmFilter({ file, rootId: 'refused', name: 'refused' }),
+    filters: wasmFilter({ file, rootId, name: 'refused' }),
   });
   try {
     const config = loadConfigText(yaml, join(dir, 'envoy.yaml'));
@@ -59,42 +63,57 @@ const NO_ABI = /proxy_abi_version/;
 
 // ---- modules refused at load (§2.1, §3.1, §8, §9.3) -----------------------------------------
 
-test('a module importing a function no host provides is refused at start, naming the file and the import', async () => {
+test('a module importing a function no host provides is refused at start, naming the file and the import', BOUNDED, async () => {
   const file = await buildFixtureInto(dir, 'load-missing-import.ts');
   assertRefused(await loadError(file), file, [MISSING_IMPORT]);
 });
 
-test('a module without an allocator export is refused at start, naming proxy_on_memory_allocate / malloc', async () => {
+test('a module without an allocator export is refused at start, naming proxy_on_memory_allocate / malloc', BOUNDED, async () => {
   const file = await buildFixtureInto(dir, 'load-no-allocator.ts');
   const err = await loadError(file);
   assertRefused(err, file, [NO_ALLOCATOR, /malloc/]);
   assert.doesNotMatch(err.message, NO_ABI, 'only what is missing is listed');
 });
 
-test('a module that does not export its memory is refused at start', async () => {
+test('a module that does not export its memory is refused at start', BOUNDED, async () => {
   const file = await buildWith('minimal.ts', 'no-memory.wasm', ['--noExportMemory']);
   const err = await loadError(file);
   assertRefused(err, file, [NO_MEMORY]);
   assert.doesNotMatch(err.message, NO_ALLOCATOR);
 });
 
-test('a module without a proxy_abi_version export is refused at start', async () => {
+test('a module without a proxy_abi_version export is refused at start', BOUNDED, async () => {
   const file = await buildFixtureInto(dir, 'load-no-abi.ts');
   assertRefused(await loadError(file), file, [NO_ABI]);
 });
 
-test('a module missing every piece is refused with one message listing each of them', async () => {
+test('a module missing every piece is refused with one message listing each of them', BOUNDED, async () => {
   const file = await buildWith('load-broken.ts', 'broken.wasm', ['--noExportMemory']);
   assertRefused(await loadError(file), file, [MISSING_IMPORT, NO_ALLOCATOR, NO_MEMORY, NO_ABI]);
 });
 
-test('garbage bytes, and a WebAssembly preamble followed by garbage, are refused at start', async () => {
+test('garbage bytes, and a WebAssembly preamble followed by garbage, are refused at start', BOUNDED, async () => {
   const garbage = join(dir, 'garbage.wasm');
   writeFileSync(garbage, Buffer.from('this is not webassembly at all, just text'));
   assertRefused(await loadError(garbage), garbage, [/not a WebAssembly binary/]);
   const truncated = join(dir, 'truncated.wasm');
   writeFileSync(truncated, Buffer.concat([Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]), Buffer.from('garbage after the preamble')]));
   assertRefused(await loadError(truncated), truncated, [/not a valid WebAssembly module/]);
+});
+
+// ---- plugins refused at start (§6.1 step 3, §9.3) --------------------------------------------
+
+test('proxy_on_vm_start or proxy_on_configure returning false refuses the plugin at start, naming the callback and the plugin', BOUNDED, async () => {
+  const file = await buildFixtureInto(dir, 'conformance.ts');
+  for (const [rootId, callback] of [
+    ['refuse-vm-start', 'proxy_on_vm_start'],
+    ['refuse-configure', 'proxy_on_configure'],
+  ]) {
+    const err = await loadError(file, rootId);
+    assert.equal(err.code, ErrorCode.CONFIG_INVALID, 'the canary run at validation refuses it');
+    assert.match(err.message, new RegExp(`${callback} returned false`));
+    assert.match(err.message, new RegExp(`root_id "${rootId}"`));
+  }
 });
 
 // ---- a guest abort inside a stream (§9.3) ---------------------------------------------------
@@ -126,7 +145,7 @@ function logLines(output: string): LogLine[] {
   return out;
 }
 
-test('an AssemblyScript throw or assert in a stream callback: the stream gets 503, the error log has the decoded message and file:line, the next stream works', async (t) => {
+test('an AssemblyScript throw or assert in a stream callback: the stream gets 503, the error log has the decoded message and file:line, the next stream works', BOUNDED, async (t) => {
   const up = await startUpstream(t, echoHandler());
   const file = await buildFixtureInto(dir, 'abort.ts');
   const cli = await runCli(
