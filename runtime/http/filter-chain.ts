@@ -221,13 +221,22 @@ export class ChainDirection {
     const stages = this.#stages;
     this.#trailers = trailers;
     for (let i = from; i < stages.length; i++) {
-      if (this.#state[i] !== FLOWING) return;
+      const state = this.#state[i];
+      // A stage holding the body (StopIterationAndBuffer) gets the trailers too, as in Envoy: its
+      // Continue (or a missing trailers callback) releases the held body, then the trailers.
+      if (state !== FLOWING && state !== STOP_DATA) return;
       const fn = stages[i].trailers;
-      if (fn === undefined) continue;
-      if (fn.call(stages[i], trailers) === TrailersStatus.StopIteration) {
+      const st = fn === undefined ? TrailersStatus.Continue : fn.call(stages[i], trailers);
+      if (st === TrailersStatus.StopIteration) {
         this.#state[i] = STOP_TRAILERS;
         this.#trailersFrom = i + 1;
         return;
+      }
+      if (state === STOP_DATA) {
+        this.#state[i] = FLOWING;
+        this.#watermark = false;
+        // A later stage that stops on the released body keeps the trailers behind it.
+        if (!this.#flushHeld(i + 1, false)) return;
       }
     }
     this.#trailers = undefined;

@@ -1,4 +1,5 @@
 import type { WasmPluginConfig } from '../config/wasm.ts';
+import pino from 'pino';
 import type { Logger } from '../log.ts';
 import { StatsStore } from '../stats/store.ts';
 import type { CompiledModule } from './module.ts';
@@ -13,6 +14,20 @@ import { SharedQueues } from './shared-queues.ts';
  * is discarded without on_done/on_delete. Throws the SluiceError that start-up produced.
  */
 export function canaryPlugin(config: WasmPluginConfig, compiled: CompiledModule, log: Logger): void {
+  // What the plugin logs at warn or above while starting is usually why it refused: kept for the error.
+  const said: string[] = [];
+  const levels: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+  const capture = pino(
+    { level: 'trace', base: undefined, timestamp: false },
+    {
+      write(line: string) {
+        const { level, msg, ...rest } = JSON.parse(line) as { level: number; msg?: string };
+        const name = levels[level] ?? 'info';
+        log[name]({ ...rest, canary: true }, msg ?? '');
+        if (level >= 40 && typeof msg === 'string' && msg.startsWith('wasm log: ')) said.push(msg.slice('wasm log: '.length));
+      },
+    },
+  );
   // Throw-away stores: a plugin that registers queues or seeds shared data in proxy_on_configure
   // succeeds here as it will on the workers (which run the same calls against the real stores).
   const sharedData = SharedData.create({ capacityBytes: 1 << 20 });
@@ -22,7 +37,7 @@ export function canaryPlugin(config: WasmPluginConfig, compiled: CompiledModule,
     vmConfiguration: config.vmConfiguration,
     environment: config.environment,
     services: {
-      log: log.child({ canary: true }),
+      log: capture,
       stats: new StatsStore(256),
       httpCall: () => undefined,
       sharedData,
@@ -32,6 +47,9 @@ export function canaryPlugin(config: WasmPluginConfig, compiled: CompiledModule,
   });
   try {
     vm.startRoot({ name: config.name, rootId: config.rootId, vmId: config.vmId, configuration: config.configuration });
+  } catch (err) {
+    if (err instanceof Error && said.length > 0) err.message += ` — the plugin logged: ${said.slice(-5).join(' | ')}`;
+    throw err;
   } finally {
     vm.discard();
     sharedQueues.close();

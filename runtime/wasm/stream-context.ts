@@ -27,6 +27,13 @@ export interface StreamPlugin {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** HttpFilter methods that only forward to one guest export. */
+const OPTIONAL_CALLBACKS = [
+  ['onRequestBody', 'proxy_on_request_body'],
+  ['onRequestTrailers', 'proxy_on_request_trailers'],
+  ['onResponseBody', 'proxy_on_response_body'],
+  ['onResponseTrailers', 'proxy_on_response_trailers'],
+] as const;
 const NO_STATE: ReadonlyMap<string, Uint8Array> = new Map();
 const DIR_REQUEST = 0;
 const DIR_RESPONSE = 1;
@@ -85,6 +92,11 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     this.#root = root;
     this.#plugin = plugin;
     this.#cb = callbacks;
+    // A callback the module does not export is a Continue in Envoy; hiding it lets the chain skip
+    // this filter for bodies and trailers (and stream bodies without a stage in between).
+    for (const [method, exported] of OPTIONAL_CALLBACKS) {
+      if (!vm.has(exported)) Object.defineProperty(this, method, { value: undefined });
+    }
   }
 
   get root(): RootContext {

@@ -171,6 +171,7 @@ export class WasmVm implements HostContext {
       throw this.#startError('instantiate', err);
     }
     this.#exports = this.#instance.exports as Record<string, unknown>;
+    this.#exported = new Set(Object.keys(this.#exports).filter((k) => typeof this.#exports[k] === 'function'));
     const memory = this.#exports.memory;
     if (memory instanceof WebAssembly.Memory) this.#memory = new GuestMemory(memory);
     // The spec's order (§3.1, Appendix A #1): proxy_on_memory_allocate, else malloc.
@@ -198,8 +199,10 @@ export class WasmVm implements HostContext {
 
   /** Whether the guest exports `name` (absent callbacks are skipped with their default). */
   has(name: string): boolean {
-    return typeof this.#exports[name] === 'function';
+    return this.#exported.has(name);
   }
+
+  #exported: ReadonlySet<string> = new Set();
 
   /**
    * Calls export `name` with `ctx` as the current context. Returns the i32 result (0 for void or

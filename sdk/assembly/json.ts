@@ -25,6 +25,10 @@ export enum JsonKind {
 /** Deepest nesting of arrays/objects accepted. */
 export const MAX_JSON_DEPTH: i32 = 64;
 
+const NO_ITEMS = new Array<JsonValue>(0);
+const NO_KEYS = new Array<string>(0);
+const NO_MEMBERS = new Map<string, JsonValue>();
+
 /** One parsed JSON value. Accessors never abort: a wrong kind or a missing key gives the fallback. */
 export class JsonValue {
   kind: JsonKind = JsonKind.Null;
@@ -33,9 +37,12 @@ export class JsonValue {
   /** The number's JSON literal as read ("" for numbers built from an f64): what the writer writes. */
   private numberText: string = "";
   private stringValue: string = "";
-  private items: Array<JsonValue> = [];
-  private keyList: Array<string> = [];
-  private byKey: Map<string, JsonValue> = new Map<string, JsonValue>();
+  // Scalars share the empty containers below (never changed: accessors only read, the from*
+  // constructors replace them), so a body of many small values does not allocate three
+  // containers per value.
+  private items: Array<JsonValue> = NO_ITEMS;
+  private keyList: Array<string> = NO_KEYS;
+  private byKey: Map<string, JsonValue> = NO_MEMBERS;
 
   // Constructors (the parser's; also handy in tests).
   static fromNull(): JsonValue {
@@ -191,8 +198,7 @@ export class JsonValue {
   toJson(): string {
     const out = new Array<string>();
     this.writeTo(out);
-    // One copy at the end: concatenating as we go would copy the text once per piece.
-    return out.join("");
+    return joinStrings(out);
   }
 
   private writeTo(out: Array<string>): void {
@@ -250,6 +256,25 @@ function formatJsonNumber(n: f64): string {
   const s = n.toString();
   // AssemblyScript writes integral values as "5.0"; JSON (and JSON.stringify) write "5".
   return s.endsWith(".0") ? s.substring(0, s.length - 2) : s;
+}
+
+/**
+ * The pieces concatenated, in one allocation and one pass. Not `Array<string>.join`: with
+ * shrinkLevel >= 1 (the SDK's release flags) AssemblyScript's join concatenates piece by piece,
+ * which copies the text so far each time (quadratic; seconds for a 100 KB document).
+ */
+function joinStrings(parts: Array<string>): string {
+  let total: usize = 0;
+  for (let i = 0; i < parts.length; i++) total += <usize>parts[i].length << 1;
+  const out = changetype<string>(__new(total, idof<string>()));
+  let offset: usize = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const piece = parts[i];
+    const size = <usize>piece.length << 1;
+    memory.copy(changetype<usize>(out) + offset, changetype<usize>(piece), size);
+    offset += size;
+  }
+  return out;
 }
 
 const HEX = "0123456789abcdef";
@@ -439,14 +464,18 @@ class JsonParser {
   string(): string | null {
     const t = this.text;
     this.pos++; // opening quote
-    let out = "";
+    // Pieces between escapes, joined once at the end: `out +=` per escape would copy the string
+    // so far each time, quadratic in a long string with many escapes (a body, not just config).
+    let parts: Array<string> | null = null;
     let runStart = this.pos;
     while (this.pos < t.length) {
       const c = t.charCodeAt(this.pos);
       if (c == 0x22 /* " */) {
-        out += t.substring(runStart, this.pos);
+        const tail = t.substring(runStart, this.pos);
         this.pos++;
-        return out;
+        if (parts == null) return tail;
+        parts.push(tail);
+        return joinStrings(parts);
       }
       if (c < 0x20) {
         this.fail("control character in string");
@@ -456,22 +485,24 @@ class JsonParser {
         this.pos++;
         continue;
       }
-      out += t.substring(runStart, this.pos);
+      if (parts == null) parts = new Array<string>();
+      const out = parts!;
+      if (this.pos > runStart) out.push(t.substring(runStart, this.pos));
       this.pos++;
       if (this.pos >= t.length) break;
       const e = t.charCodeAt(this.pos++);
-      if (e == 0x22) out += "\"";
-      else if (e == 0x5c) out += "\\";
-      else if (e == 0x2f) out += "/";
-      else if (e == 0x62) out += "\b";
-      else if (e == 0x66) out += "\f";
-      else if (e == 0x6e) out += "\n";
-      else if (e == 0x72) out += "\r";
-      else if (e == 0x74) out += "\t";
+      if (e == 0x22) out.push("\"");
+      else if (e == 0x5c) out.push("\\");
+      else if (e == 0x2f) out.push("/");
+      else if (e == 0x62) out.push("\b");
+      else if (e == 0x66) out.push("\f");
+      else if (e == 0x6e) out.push("\n");
+      else if (e == 0x72) out.push("\r");
+      else if (e == 0x74) out.push("\t");
       else if (e == 0x75 /* u */) {
         const code = this.hex4();
         if (code < 0) return null;
-        out += String.fromCharCode(code);
+        out.push(String.fromCharCode(code));
       } else {
         this.pos--;
         this.fail("bad escape '\\" + String.fromCharCode(e) + "'");
