@@ -68,6 +68,19 @@ for (const name of ['kitchen-sink.ts']) {
   });
 }
 
+/** Every filter the project ships, built as users build them (release). */
+const SHIPPED = [
+  ...readdirSync(fileURLToPath(new URL('../../filters/', import.meta.url))).map((d) => `filters/${d}/assembly/index.ts`),
+  'examples/quickstart/filter/assembly/index.ts',
+];
+
+for (const entry of SHIPPED) {
+  test(`${entry} (release build) imports only standard proxy-wasm 0.2.1 functions, so it runs in Envoy too`, async () => {
+    const path = fileURLToPath(new URL(`../../${entry}`, import.meta.url));
+    assert.deepEqual(nonStandard(parseWasmModule(await buildSdkFilter(path, { target: 'release' }))), []);
+  });
+}
+
 test('the kitchen-sink filter imports every host function the SDK declares, so the checks above cover them all', async () => {
   const declared = [...readFileSync(join(SDK_DIR, 'assembly', 'imports.ts'), 'utf8').matchAll(/@external\("env", "(\w+)"\)/g)].map((m) => m[1]).sort();
   const imported = (await info('kitchen-sink.ts')).imports.map((i) => i.name).sort();
