@@ -7,6 +7,7 @@ import type { RouteEntry } from '../router/route-table.ts';
 import { Router } from './router.ts';
 import type { SluiceRequest, SluiceResponse } from './messages.ts';
 import { ResponseFlag } from './response-flags.ts';
+import type { IdleTracked } from './idle-sweeper.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -44,6 +45,9 @@ export class HttpStream {
   /** For the stream idle timeout (see IdleSweeper). */
   lastActivity: number;
   idleTimeoutMs: number;
+  /** IdleSweeper's list links. */
+  idlePrev: IdleTracked | undefined = undefined;
+  idleNext: IdleTracked | undefined = undefined;
   readonly #readsBody: boolean;
 
   constructor(rt: HcmRuntime, req: SluiceRequest, res: SluiceResponse, info: StreamInfo, headers: HeaderMap) {

@@ -13,6 +13,10 @@ import type { RootContext } from './root-context.ts';
  */
 export abstract class WasmContext {
   readonly id: number;
+  /** Owned by the VM's ContextRegistry. */
+  registered = false;
+  registryPrev: WasmContext | undefined = undefined;
+  registryNext: WasmContext | undefined = undefined;
 
   constructor(id: number) {
     this.id = id;

@@ -27,6 +27,7 @@ import type { WasmGrpc } from './vm-grpc.ts';
 import type { SharedData } from './shared-data.ts';
 import type { SharedQueues } from './shared-queues.ts';
 import { PairsMap } from './pairs-map.ts';
+import { ContextRegistry } from './context-registry.ts';
 
 /** Per-worker facilities every VM on that worker uses. */
 export interface VmServices {
@@ -118,7 +119,7 @@ export class WasmVm implements HostContext {
   #exports: Record<string, unknown> = {};
   #memory: GuestMemory | undefined;
   #allocator: ((size: number) => number) | undefined;
-  readonly #contexts = new Map<number, WasmContext>();
+  readonly #contexts = new ContextRegistry();
   #nextContextId = 1;
   #current: WasmContext | undefined;
   #effective: WasmContext | undefined;
@@ -289,7 +290,7 @@ export class WasmVm implements HostContext {
   }
 
   #shutdownAfterFailure(): void {
-    for (const ctx of this.#contexts.values()) if (ctx instanceof RootContext) ctx.close();
+    for (const ctx of this.#contexts.roots()) ctx.close();
   }
 
   // ---- contexts ---------------------------------------------------------------------------
@@ -299,12 +300,12 @@ export class WasmVm implements HostContext {
   }
 
   registerContext(ctx: WasmContext): void {
-    this.#contexts.set(ctx.id, ctx);
+    this.#contexts.add(ctx);
   }
 
   /** `proxy_on_delete` has been called (or the VM is going away): forget the context. */
   deleteContext(ctx: WasmContext): void {
-    this.#contexts.delete(ctx.id);
+    this.#contexts.delete(ctx);
     if (ctx instanceof RootContext) {
       ctx.close();
       if (this.#failure === undefined && !this.#closed) {
@@ -338,7 +339,7 @@ export class WasmVm implements HostContext {
       if (!ok) throw new SluiceError(ErrorCode.WASM_PLUGIN_START, `${what}: proxy_on_configure returned false (plugin configuration rejected)`);
     } catch (err) {
       root.configuring = false;
-      this.#contexts.delete(root.id);
+      this.#contexts.delete(root);
       root.close();
       if (err instanceof SluiceError) throw err;
       throw new SluiceError(ErrorCode.WASM_PLUGIN_START, `${what}: ${(err as Error).message}`, { cause: err });
@@ -352,7 +353,7 @@ export class WasmVm implements HostContext {
    */
   stopRoot(root: RootContext): void {
     if (this.#failure !== undefined || this.#closed) {
-      this.#contexts.delete(root.id);
+      this.#contexts.delete(root);
       root.close();
       return;
     }
@@ -369,29 +370,29 @@ export class WasmVm implements HostContext {
   /** The VM is no longer used by any plugin or stream. */
   close(): void {
     if (this.#closed) return;
-    for (const ctx of [...this.#contexts.values()]) if (ctx instanceof RootContext) this.stopRoot(ctx);
+    for (const ctx of this.#contexts.roots()) this.stopRoot(ctx);
     this.#closed = true;
-    for (const ctx of this.#contexts.values()) if (ctx instanceof RootContext) ctx.close();
+    for (const ctx of this.#contexts.roots()) ctx.close();
     this.#contexts.clear();
   }
 
   /** Delivers `proxy_on_tick` now to every root context with a tick period (the test harness's clock). */
   tickNow(): void {
-    for (const ctx of [...this.#contexts.values()]) {
-      if (ctx instanceof RootContext && ctx.tickPeriodMs > 0) this.deliver(ctx, 'proxy_on_tick', [ctx.id]);
+    for (const ctx of this.#contexts.roots()) {
+      if (ctx.tickPeriodMs > 0) this.deliver(ctx, 'proxy_on_tick', [ctx.id]);
     }
   }
 
   /** Drops the VM without calling the guest (a canary, or a VM that never served). */
   discard(): void {
     this.#closed = true;
-    for (const ctx of this.#contexts.values()) if (ctx instanceof RootContext) ctx.close();
+    for (const ctx of this.#contexts.roots()) ctx.close();
     this.#contexts.clear();
   }
 
   #ctx(): WasmContext | undefined {
     const e = this.#effective;
-    if (e !== undefined && this.#contexts.has(e.id)) return e;
+    if (e !== undefined && e.registered) return e;
     return this.#current;
   }
 
@@ -585,7 +586,7 @@ export class WasmVm implements HostContext {
   }
 
   #onHttpCallDone(root: RootContext, token: number, outcome: HttpCallOutcome): void {
-    if (root.closed || !this.#contexts.has(root.id)) return;
+    if (root.closed || !root.registered) return;
     if (outcome.kind === 'reset') {
       root.statusCode = WasmResult.BrokenConnection;
       root.statusMessage = latin1ToBytes('reset');
