@@ -70,7 +70,9 @@ for (const name of ['kitchen-sink.ts']) {
 
 /** Every filter the project ships, built as users build them (release). */
 const SHIPPED = [
-  ...readdirSync(fileURLToPath(new URL('../../filters/', import.meta.url))).map((d) => `filters/${d}/assembly/index.ts`),
+  ...readdirSync(fileURLToPath(new URL('../../filters/', import.meta.url)), { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => `filters/${d.name}/assembly/index.ts`),
   'examples/quickstart/filter/assembly/index.ts',
 ];
 
