@@ -149,21 +149,36 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
     return { result: Ok, value };
   }
 
-  function mutateHeaderMap(
-    mapArg: number,
-    keyPtr: number,
-    keySize: number,
-    mutate: (m: NonNullable<ReturnType<HostContext['headerMap']>['value']>, key: string) => boolean,
-  ): WasmResult {
+  /**
+   * add / replace / remove on a header map. The map id is checked first (§3.6), then the guest
+   * pointers, then the map's availability; a read-only map answers BadArgument.
+   */
+  function mutateHeaderMap(op: 'add' | 'replace' | 'remove', mapArg: number, keyPtr: number, keySize: number, valuePtr = 0, valueSize = 0): WasmResult {
     const map = mapArg >>> 0;
     if (map > MAX_MAP_TYPE) return BadArgument;
     const m = mem();
     if (m === undefined) return IMA;
+    const value = op === 'remove' ? '' : readLatin1(m, valuePtr >>> 0, valueSize >>> 0);
     const key = readLatin1(m, keyPtr >>> 0, keySize >>> 0);
-    if (key === undefined) return IMA;
+    if (value === undefined || key === undefined) return IMA;
     const got = host.headerMap(map as MapType, true);
     if (got.result !== Ok) return got.result;
-    return mutate(got.value, asciiLower(key)) ? Ok : BadArgument;
+    const h = got.value;
+    const k = asciiLower(key);
+    switch (op) {
+      case 'add':
+        if (h.add === undefined) return BadArgument;
+        h.add(k, value);
+        return Ok;
+      case 'replace':
+        if (h.replace === undefined) return BadArgument;
+        h.replace(k, value);
+        return Ok;
+      case 'remove':
+        if (h.remove === undefined) return BadArgument;
+        h.remove(k);
+        return Ok;
+    }
   }
 
   function token(answer: { result: WasmResult; value?: number }, ptr: number): WasmResult {
@@ -286,35 +301,13 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
       return returnBytes(latin1Bytes(got.value), retPtrPtr >>> 0, retSizePtr >>> 0);
     },
     proxy_add_header_map_value(map: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
-      if (map >>> 0 > MAX_MAP_TYPE) return BadArgument;
-      const m = mem();
-      if (m === undefined) return IMA;
-      const value = readLatin1(m, valuePtr >>> 0, valueSize >>> 0);
-      if (value === undefined) return IMA;
-      return mutateHeaderMap(map, keyPtr, keySize, (h, key) => {
-        if (h.add === undefined) return false;
-        h.add(key, value);
-        return true;
-      });
+      return mutateHeaderMap('add', map, keyPtr, keySize, valuePtr, valueSize);
     },
     proxy_replace_header_map_value(map: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
-      if (map >>> 0 > MAX_MAP_TYPE) return BadArgument;
-      const m = mem();
-      if (m === undefined) return IMA;
-      const value = readLatin1(m, valuePtr >>> 0, valueSize >>> 0);
-      if (value === undefined) return IMA;
-      return mutateHeaderMap(map, keyPtr, keySize, (h, key) => {
-        if (h.replace === undefined) return false;
-        h.replace(key, value);
-        return true;
-      });
+      return mutateHeaderMap('replace', map, keyPtr, keySize, valuePtr, valueSize);
     },
     proxy_remove_header_map_value(map: number, keyPtr: number, keySize: number): number {
-      return mutateHeaderMap(map, keyPtr, keySize, (h, key) => {
-        if (h.remove === undefined) return false;
-        h.remove(key);
-        return true;
-      });
+      return mutateHeaderMap('remove', map, keyPtr, keySize);
     },
 
     // §3.7 properties

@@ -10,7 +10,8 @@ import type { Host } from '../upstream/host.ts';
 import type { WeightedCluster } from '../router/route-table.ts';
 
 /** Request headers never forwarded upstream (hop-by-hop, and what undici sets itself). */
-const HOP_BY_HOP_REQUEST = new Set([
+/** Request headers the proxy never forwards (it frames the body and the connection itself). */
+export const HOP_BY_HOP_REQUEST: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { Pairs } from '../../abi/host-context.ts';
 import type { Cluster } from '../upstream/cluster.ts';
+import { HOP_BY_HOP_REQUEST } from '../http/router.ts';
 
 /** What `proxy_on_http_call_response` delivers: headers incl. `:status`, body, trailers; or a reset. */
 export type HttpCallOutcome =
@@ -10,7 +11,6 @@ export type HttpCallOutcome =
 /** Envoy's async client refuses responses above its buffer limit; the call then fails as a reset. */
 export const MAX_HTTP_CALL_RESPONSE_BYTES = 4 * 1024 * 1024;
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te']);
 
 /**
  * One `proxy_http_call` to a cluster (Envoy `Context::httpCall` over its AsyncClient): picks a host,
@@ -45,7 +45,7 @@ export function dispatchHttpCall(
     if (k === ':method') method = v;
     else if (k === ':path') path = v;
     else if (k === ':authority') headers.push('host', v);
-    else if (k[0] !== ':' && !HOP_BY_HOP.has(k)) headers.push(k, v);
+    else if (k[0] !== ':' && !HOP_BY_HOP_REQUEST.has(k) && k !== 'te') headers.push(k, v);
   }
   if (req.body.byteLength > 0) headers.push('content-length', String(req.body.byteLength));
   const abort = new AbortController();

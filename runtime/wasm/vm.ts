@@ -78,8 +78,8 @@ interface Metric {
   readonly counter?: Counter;
   readonly gauge?: Gauge;
   readonly histogram?: Histogram;
-  /** This thread's contribution (counters, gauges), for get/record without a global reader. */
-  local: number;
+  /** This thread's contribution (counters, gauges), for get/record without a global reader; shared by every id of the same stat. */
+  readonly tally: { local: number };
 }
 
 /** What a callback delivery exposes besides the current context (§3.5, §3.6: maps 4–7, buffers 4, 5, 8). */
@@ -702,25 +702,15 @@ export class WasmVm implements HostContext {
     this.#nextMetricId += 4;
     const id = this.#nextMetricId | type;
     const existing = [...this.#metrics.values()].find((m) => m.statName === statName && m.type === type);
+    const tally = existing?.tally ?? { local: 0 };
     const metric: Metric =
       type === MetricType.Counter
-        ? { type, statName, counter: existing?.counter ?? stats.counter(statName), local: 0 }
+        ? { type, statName, counter: existing?.counter ?? stats.counter(statName), tally }
         : type === MetricType.Gauge
-          ? { type, statName, gauge: existing?.gauge ?? stats.gauge(statName), local: 0 }
-          : { type, statName, histogram: existing?.histogram ?? stats.histogram(statName), local: 0 };
-    if (existing !== undefined) this.#shareLocal(metric, existing);
+          ? { type, statName, gauge: existing?.gauge ?? stats.gauge(statName), tally }
+          : { type, statName, histogram: existing?.histogram ?? stats.histogram(statName), tally };
     this.#metrics.set(id, metric);
     return { result: WasmResult.Ok, value: id };
-  }
-
-  /** Two ids for the same stat share one local tally. */
-  #shareLocal(metric: Metric, existing: Metric): void {
-    Object.defineProperty(metric, 'local', {
-      get: () => existing.local,
-      set: (v: number) => {
-        existing.local = v;
-      },
-    });
   }
 
   incrementMetric(metricId: number, delta: bigint): WasmResult {
@@ -730,12 +720,12 @@ export class WasmVm implements HostContext {
     if (m.type === MetricType.Counter) {
       if (d <= 0) return WasmResult.BadArgument;
       m.counter!.add(d);
-      m.local += d;
+      m.tally.local += d;
       return WasmResult.Ok;
     }
     if (m.type === MetricType.Gauge) {
       m.gauge!.add(d);
-      m.local += d;
+      m.tally.local += d;
       return WasmResult.Ok;
     }
     return WasmResult.BadArgument;
@@ -747,13 +737,13 @@ export class WasmVm implements HostContext {
     const v = Number(value);
     if (m.type === MetricType.Counter) {
       m.counter!.add(v);
-      m.local += v;
+      m.tally.local += v;
     } else if (m.type === MetricType.Gauge) {
       // Gauges are summed over workers: setting one to v moves this worker's share so that the
       // process-wide sum becomes v (Envoy's gauge is one process-wide value).
       const global = this.#globalValue(m);
       m.gauge!.add(v - global);
-      m.local += v - global;
+      m.tally.local += v - global;
     } else {
       m.histogram!.record(v);
     }
@@ -768,7 +758,7 @@ export class WasmVm implements HostContext {
   }
 
   #globalValue(m: Metric): number {
-    return this.#opts.services.globalStatValue?.(m.statName, m.type === MetricType.Counter ? 'counter' : 'gauge') ?? m.local;
+    return this.#opts.services.globalStatValue?.(m.statName, m.type === MetricType.Counter ? 'counter' : 'gauge') ?? m.tally.local;
   }
 
   // ---- foreign functions, DNS -------------------------------------------------------------
