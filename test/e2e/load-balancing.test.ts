@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
@@ -82,30 +83,51 @@ test('RANDOM honours endpoint weights', async (t) => {
   assert.ok(c[1] > 0 && c[2] > 0);
 });
 
-test('LEAST_REQUEST steers traffic away from a host that holds requests longer', async (t) => {
+test('LEAST_REQUEST steers traffic away from a host that holds requests', async (t) => {
   const fast = await startUpstream(t, echoHandler((_q, r) => r.setHeader('x-up', '0')));
+  // The slow host answers nothing until the test releases it, so its active-request count only
+  // grows: the outcome depends on the load balancer's sampling, not on how busy the machine is.
+  const held: http.ServerResponse[] = [];
+  let arrived: (() => void) | undefined;
   const slow = await startUpstream(t, (req, res) => {
     req.resume();
-    setTimeout(() => {
-      res.setHeader('x-up', '1');
-      res.end('slow');
-    }, 40);
+    held.push(res);
+    arrived?.();
+  });
+  t.after(() => {
+    for (const res of held) if (!res.writableEnded) res.end();
   });
   const p = await startProxy(t, yaml('LEAST_REQUEST', [{ port: fast.port }, { port: slow.port }]));
-  // Four clients each send requests back to back: the slow host accumulates active requests,
-  // so power-of-two-choices sends it far less than the half round robin would.
-  const counts = [0, 0];
-  await Promise.all(
-    [0, 1, 2, 3].map(async () => {
-      for (let i = 0; i < 40; i++) {
-        const res = await request(p.url('/'));
-        await res.body.dump();
-        counts[Number(res.headers['x-up'])]++;
-      }
-    }),
-  );
-  assert.equal(counts[0] + counts[1], 160);
-  assert.ok(counts[1] < 56, `slow host got ${counts[1]} of 160 (round robin would give 80)`);
+  const pending: Array<Promise<unknown>> = [];
+  // Sends one request and returns the host that took it: 0 once the fast host answers, 1 as soon
+  // as the slow host has it (its response is left pending).
+  const send = async (): Promise<number> => {
+    const onSlow = new Promise<number>((resolve) => (arrived = () => resolve(1)));
+    const res = request(p.url('/'), { headersTimeout: 30_000, bodyTimeout: 30_000 }).then(async (r) => {
+      await r.body.dump();
+      return Number(r.headers['x-up']);
+    });
+    pending.push(res);
+    const host = await Promise.race([res, onSlow]);
+    arrived = undefined;
+    return host;
+  };
+  // Pin three requests on the slow host; until then both hosts are idle and picks are even.
+  let warmup = 0;
+  while (held.length < 3) {
+    assert.ok(++warmup < 200, 'the slow host never got three requests');
+    await send();
+  }
+  // Now each pick of two (with replacement) lands on the slow host only if both samples do:
+  // p = 1/4, so 200 requests send it 50 on average (sd 6.1); round robin or random would send 100.
+  let toSlow = 0;
+  for (let i = 0; i < 200; i++) toSlow += await send();
+  assert.ok(toSlow < 80, `slow host got ${toSlow} of 200 (random would give 100, least request 50)`);
+  assert.ok(toSlow > 20, `slow host got ${toSlow} of 200: two choices with replacement should give it about 50`);
+  assert.equal(held.length, 3 + toSlow);
+  for (const res of held) res.setHeader('x-up', '1').end('slow');
+  const hosts = (await Promise.all(pending)) as number[];
+  assert.equal(hosts.filter((h) => h === 1).length, held.length);
 });
 
 test('STRICT_DNS resolves hostnames into hosts', async (t) => {
