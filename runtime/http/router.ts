@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import { HeaderMap } from './header-map.ts';
 import type { ChainSink } from './filter-chain.ts';
 import type { HttpStream } from './http-stream.ts';
@@ -7,9 +6,9 @@ import { ResponseFlag } from './response-flags.ts';
 import { noteBodyBytes } from './body-gc.ts';
 import type { Cluster } from '../upstream/cluster.ts';
 import type { Host } from '../upstream/host.ts';
+import { UpstreamErrorCode, type UpstreamController, type UpstreamHandler } from '../upstream/h1-pool.ts';
 import type { WeightedCluster } from '../router/route-table.ts';
 
-/** Request headers never forwarded upstream (hop-by-hop, and what undici sets itself). */
 /** Request headers the proxy never forwards (it frames the body and the connection itself). */
 export const HOP_BY_HOP_REQUEST: ReadonlySet<string> = new Set([
   'connection',
@@ -21,20 +20,18 @@ export const HOP_BY_HOP_REQUEST: ReadonlySet<string> = new Set([
   'content-length',
 ]);
 
-type Controller = Dispatcher.DispatchController;
-
 /**
  * The terminal request filter (Envoy's router): picks the route's cluster and a host, sends the
  * request upstream over the host's keep-alive pool, streams the body both ways with backpressure,
  * and turns upstream failures into Envoy's local replies and response flags.
  */
-export class Router implements ChainSink {
+export class Router implements ChainSink, UpstreamHandler {
   readonly #s: HttpStream;
   #cluster: Cluster | undefined;
   #weighted: WeightedCluster | undefined;
   #host: Host | undefined;
-  #controller: Controller | undefined;
-  /** Body source handed to undici when the chain delivers the body chunk by chunk. */
+  #controller: UpstreamController | undefined;
+  /** Body source handed to the pool when the chain delivers the body chunk by chunk. */
   #body: Readable | undefined;
   #upstreamStart = 0;
   #timeoutMs = 0;
@@ -152,7 +149,7 @@ export class Router implements ChainSink {
   }
 
   trailers(_trailers: HeaderMap): void {
-    // HTTP/1.1 upstream requests carry no trailers (undici sends none); end the body.
+    // HTTP/1.1 upstream requests carry no trailers (the pool sends none); end the body.
     this.#body?.push(null);
   }
 
@@ -194,7 +191,7 @@ export class Router implements ChainSink {
     }
     if (authority !== undefined) flat.push('host', authority);
     const len = headers.get('content-length');
-    let body: Dispatcher.DispatchOptions['body'] = null;
+    let body: Readable | null = null;
     if (!endStream) {
       if (s.bodyThroughChain) {
         this.#body = new Readable({ read: () => s.requestChainResumedBySink() });
@@ -221,27 +218,18 @@ export class Router implements ChainSink {
     if (endStream) this.#requestComplete = true;
     if (this.#requestComplete) this.#armTimeout();
 
-    host.pool.dispatch(
-      {
-        path: headers.get(':path') ?? '/',
-        method: headers.get(':method') ?? 'GET',
-        headers: flat,
-        body,
-        reset: false,
-      } as Dispatcher.DispatchOptions,
-      this as unknown as Dispatcher.DispatchHandler,
-    );
+    host.pool.dispatch({ path: headers.get(':path') ?? '/', method: headers.get(':method') ?? 'GET', headers: flat, body }, this);
   }
 
-  // ---- undici dispatch handler (the router is its own handler: no per-request closures) ----
+  // ---- upstream pool handler (the router is its own handler: no per-request closures) ----
 
-  onRequestStart(controller: Controller): void {
+  onRequestStart(controller: UpstreamController): void {
     this.#controller = controller;
     this.#leavePending();
     if (this.#finished) controller.abort(new Error('stream ended'));
   }
 
-  onBodySent(chunk: Buffer | string): void {
+  onBodySent(chunk: Buffer): void {
     if (!this.#s.bodyThroughChain) {
       this.#s.countRequestBytes(chunk.length);
       this.#s.touch();
@@ -253,37 +241,38 @@ export class Router implements ChainSink {
     this.#s.info.lastUpstreamTxMs = performance.now() - this.#s.info.startMonotonic;
   }
 
-  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    this.#onResponseStart(controller, statusCode, headers);
+  onResponseStart(_controller: UpstreamController, statusCode: number, headers: string[]): void {
+    this.#onResponseStart(statusCode, headers);
   }
 
-  onResponseData(controller: Controller, chunk: Buffer): void {
+  onResponseData(controller: UpstreamController, chunk: Buffer): void {
     noteBodyBytes(chunk.length);
     if (this.#finished) return;
     if (!this.#s.encodeData(chunk, false)) controller.pause();
   }
 
-  onResponseEnd(_controller: Controller, trailers: Record<string, string | string[] | undefined> | null): void {
+  onResponseEnd(_controller: UpstreamController, trailers: string[] | null): void {
     this.#onResponseEnd(trailers);
   }
 
-  onResponseError(_controller: Controller, err: Error & { code?: string }): void {
+  onResponseError(_controller: UpstreamController, err: Error & { code?: string }): void {
     this.#onError(err);
   }
 
-  #onResponseStart(_controller: Controller, statusCode: number, raw: Record<string, string | string[] | undefined>): void {
+  #onResponseStart(statusCode: number, raw: string[]): void {
     if (this.#finished) return;
     const s = this.#s;
     const now = performance.now();
     s.info.firstUpstreamRxMs = now - s.info.startMonotonic;
     this.#responseStarted = true;
-    const headers = new HeaderMap([':status', String(statusCode)]);
-    for (const k in raw) {
-      const v = raw[k];
-      if (v === undefined) continue;
-      if (typeof v === 'string') headers.add(k, v);
-      else for (const x of v) headers.add(k, x);
+    const kv = new Array<string>(raw.length + 2);
+    kv[0] = ':status';
+    kv[1] = String(statusCode);
+    for (let i = 0; i < raw.length; i += 2) {
+      kv[i + 2] = raw[i].toLowerCase();
+      kv[i + 3] = raw[i + 1];
     }
+    const headers = new HeaderMap(kv);
     if (!s.rt.suppressEnvoyHeaders) {
       headers.set('x-envoy-upstream-service-time', String(Math.round(now - this.#upstreamStart)));
     }
@@ -298,26 +287,15 @@ export class Router implements ChainSink {
     s.encodeHeaders(headers, false);
   }
 
-  #onResponseEnd(trailers: Record<string, string | string[] | undefined> | null): void {
+  #onResponseEnd(trailers: string[] | null): void {
     if (this.#finished) return;
     const s = this.#s;
     this.#release();
     const cluster = this.#cluster as Cluster;
     cluster.stats.upstream_rq_time.record(performance.now() - this.#upstreamStart);
     cluster.stats.upstream_rq_completed.inc();
-    let hasTrailers = false;
-    if (trailers) for (const _ in trailers) {
-      hasTrailers = true;
-      break;
-    }
-    if (hasTrailers) {
-      const t = new HeaderMap();
-      for (const k in trailers) {
-        const v = (trailers as Record<string, string | string[] | undefined>)[k];
-        if (typeof v === 'string') t.add(k, v);
-        else if (v) for (const x of v) t.add(k, x);
-      }
-      s.encodeTrailers(t);
+    if (trailers !== null && trailers.length > 0) {
+      s.encodeTrailers(HeaderMap.fromRaw(trailers));
     } else {
       s.encodeData(EMPTY, true);
     }
@@ -333,7 +311,7 @@ export class Router implements ChainSink {
     const code = err.code;
     let flag: number;
     let reason: string;
-    if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+    if (code === UpstreamErrorCode.ConnectTimeout) {
       flag = ResponseFlag.UpstreamConnectionFailure;
       reason = 'connection timeout';
       s.info.upstreamTransportFailureReason = 'delayed connect error: timeout';

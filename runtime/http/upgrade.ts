@@ -1,12 +1,12 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Dispatcher } from 'undici';
 import type { HeaderMap } from './header-map.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
 import type { StreamInfo } from './stream-info.ts';
 import { ResponseFlag } from './response-flags.ts';
 import type { Host } from '../upstream/host.ts';
 import type { Cluster } from '../upstream/cluster.ts';
+import { UpstreamErrorCode, type UpstreamController, type UpstreamHandler } from '../upstream/h1-pool.ts';
 
 const SKIP_UP = new Set(['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'content-length', 'expect']);
 const SKIP_DOWN = new Set(['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
@@ -108,7 +108,7 @@ export function proxyUpgrade(
     cluster.stats.upstream_rq_active.dec();
   };
   let upstream: Socket | undefined;
-  let controller: Dispatcher.DispatchController | undefined;
+  let controller: UpstreamController | undefined;
   socket.once('close', () => {
     if (upstream === undefined) {
       info.responseFlags |= ResponseFlag.DownstreamConnectionTermination;
@@ -118,11 +118,11 @@ export function proxyUpgrade(
     }
   });
 
-  const handler = {
-    onRequestStart(c: Dispatcher.DispatchController) {
+  const handler: UpstreamHandler = {
+    onRequestStart(c) {
       controller = c;
     },
-    onRequestUpgrade(_c: Dispatcher.DispatchController, statusCode: number, resHeaders: Record<string, string | string[]>, up: Socket) {
+    onRequestUpgrade(_c, statusCode, resHeaders, up) {
       upstream = up;
       settle();
       cluster.stats.responseCode(statusCode);
@@ -132,11 +132,7 @@ export function proxyUpgrade(
       rt.stats.downstream_cx_upgrades_total.inc();
       rt.stats.downstream_cx_upgrades_active.inc();
       let headText = `HTTP/1.1 ${statusCode} ${http.STATUS_CODES[statusCode] ?? ''}\r\nconnection: upgrade\r\nupgrade: ${type}\r\n`;
-      for (const k in resHeaders) {
-        if (SKIP_DOWN.has(k) || k === 'server') continue;
-        const v = resHeaders[k];
-        for (const x of Array.isArray(v) ? v : [v]) headText += `${k}: ${x}\r\n`;
-      }
+      headText += relayedHeaders(resHeaders);
       headText += `server: ${rt.serverName}\r\nx-envoy-upstream-service-time: ${Math.round(performance.now() - start)}\r\n\r\n`;
       // Envoy counts the upgrade response headers in BYTES_SENT for WebSocket streams.
       info.bytesSent += Buffer.byteLength(headText);
@@ -167,20 +163,15 @@ export function proxyUpgrade(
       up.on('close', () => close(0));
       socket.on('close', () => close(0));
     },
-    onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, resHeaders: Record<string, string | string[]>) {
+    onResponseStart(_c, statusCode, resHeaders) {
       // The upstream refused the upgrade: relay its answer and close.
       cluster.stats.responseCode(statusCode);
       info.responseCode = statusCode;
       info.responseCodeDetails = 'via_upstream';
-      let text = `HTTP/1.1 ${statusCode} ${http.STATUS_CODES[statusCode] ?? ''}\r\n`;
-      for (const k in resHeaders) {
-        if (SKIP_DOWN.has(k) || k === 'server') continue;
-        const v = resHeaders[k];
-        for (const x of Array.isArray(v) ? v : [v]) text += `${k}: ${x}\r\n`;
-      }
+      const text = `HTTP/1.1 ${statusCode} ${http.STATUS_CODES[statusCode] ?? ''}\r\n${relayedHeaders(resHeaders)}`;
       socket.write(`${text}server: ${rt.serverName}\r\nconnection: close\r\n\r\n`);
     },
-    onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer) {
+    onResponseData(_c, chunk) {
       info.bytesSent += chunk.length;
       socket.write(chunk);
     },
@@ -189,11 +180,11 @@ export function proxyUpgrade(
       socket.end();
       finish();
     },
-    onResponseError(_c: Dispatcher.DispatchController, err: Error & { code?: string }) {
+    onResponseError(_c, err: Error & { code?: string }) {
       settle();
       if (upstream !== undefined || done) return;
       if (socket.destroyed) return;
-      const refused = err.code === 'ECONNREFUSED' || err.code === 'UND_ERR_CONNECT_TIMEOUT';
+      const refused = err.code === 'ECONNREFUSED' || err.code === UpstreamErrorCode.ConnectTimeout;
       const reason = refused ? 'remote connection failure' : 'connection termination';
       reply(
         503,
@@ -203,8 +194,16 @@ export function proxyUpgrade(
       );
     },
   };
-  host.pool.dispatch(
-    { path: headers.get(':path') ?? '/', method: req.method ?? 'GET', headers: flat, upgrade: type, body: null },
-    handler as unknown as Dispatcher.DispatchHandler,
-  );
+  host.pool.dispatch({ path: headers.get(':path') ?? '/', method: req.method ?? 'GET', headers: flat, upgrade: type, body: null }, handler);
+}
+
+/** The upstream's response headers as sent downstream: lower-cased, without hop-by-hop ones or `server`. */
+function relayedHeaders(raw: readonly string[]): string {
+  let text = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i].toLowerCase();
+    if (SKIP_DOWN.has(k) || k === 'server') continue;
+    text += `${k}: ${raw[i + 1]}\r\n`;
+  }
+  return text;
 }

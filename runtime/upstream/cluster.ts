@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { Cluster as ClusterConfig, LbEndpoint } from '../config/types.ts';
 import { Host, HOST_STAT_NAMES, hostKey, type HostStats, type PoolOptions, type ResolvedEndpoint } from './host.ts';
 import { createLoadBalancer, type LoadBalancer } from './load-balancer.ts';
+import { UpstreamErrorCode } from './h1-pool.ts';
 import type { Counter, Gauge, Histogram, Stats } from '../stats/types.ts';
 import type { Logger } from '../log.ts';
 import * as defaults from '../config/defaults.ts';
@@ -255,7 +256,7 @@ export class Cluster {
           },
           onConnectFail: (err) => {
             this.stats.upstream_cx_connect_fail.inc();
-            if ((err as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT') this.stats.upstream_cx_connect_timeout.inc();
+            if ((err as { code?: string }).code === UpstreamErrorCode.ConnectTimeout) this.stats.upstream_cx_connect_timeout.inc();
           },
         }),
       );

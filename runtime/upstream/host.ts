@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { H1Pool } from './h1-pool.ts';
 import type { Counter, Gauge } from '../stats/types.ts';
 
 /** Per-host counters, shown by /clusters (`<cluster>::<ip:port>::cx_total::N`). Not Envoy /stats names. */
@@ -59,7 +59,7 @@ export class Host {
   readonly weight: number;
   readonly priority: number;
   readonly locality: { region?: string; zone?: string; sub_zone?: string } | undefined;
-  readonly pool: Pool;
+  readonly pool: H1Pool;
   readonly stats: HostStats;
   activeRequests = 0;
 
@@ -79,39 +79,37 @@ export class Host {
     this.locality = init.locality;
     this.stats = init.stats;
     const p = init.pool;
-    this.pool = new Pool(`http://${this.key}`, {
+    this.pool = new H1Pool({
+      address: this.address,
+      port: this.port,
       connections: p.maxConnections,
-      pipelining: 1,
-      connectTimeout: p.connectTimeoutMs,
-      // Timeouts are the router's (route timeout, stream idle), not the pool's.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      keepAliveTimeout: Math.min(p.idleTimeoutMs, 4_000),
-      keepAliveMaxTimeout: p.idleTimeoutMs,
-      maxRequestsPerClient: p.maxRequestsPerConnection,
+      connectTimeoutMs: p.connectTimeoutMs,
+      // Upstream Node servers close idle connections after 5 s: closing ours first avoids sending
+      // a request on a connection the upstream is closing (a Keep-Alive hint lowers it further).
+      idleTimeoutMs: Math.min(p.idleTimeoutMs, 4_000),
+      maxRequestsPerConnection: p.maxRequestsPerConnection,
       maxHeaderSize: 80 * 1024,
-      strictContentLength: true,
-    });
-    this.pool.on('connect', () => {
-      this.stats.cx_total.inc();
-      this.stats.cx_active.inc();
-      init.onConnect();
-    });
-    this.pool.on('disconnect', () => {
-      this.stats.cx_active.dec();
-      init.onDisconnect();
-    });
-    this.pool.on('connectionError', (_origin: unknown, _targets: unknown, err: Error) => {
-      this.stats.cx_connect_fail.inc();
-      init.onConnectFail(err);
+      onConnect: () => {
+        this.stats.cx_total.inc();
+        this.stats.cx_active.inc();
+        init.onConnect();
+      },
+      onDisconnect: () => {
+        this.stats.cx_active.dec();
+        init.onDisconnect();
+      },
+      onConnectFail: (err) => {
+        this.stats.cx_connect_fail.inc();
+        init.onConnectFail(err);
+      },
     });
   }
 
   close(): Promise<void> {
-    return this.pool.close().catch(() => undefined);
+    return this.pool.close();
   }
 
   destroy(): Promise<void> {
-    return this.pool.destroy().catch(() => undefined);
+    return this.pool.destroy();
   }
 }

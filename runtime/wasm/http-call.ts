@@ -1,7 +1,7 @@
-import type { Dispatcher } from 'undici';
 import type { Pairs } from '../../abi/host-context.ts';
 import type { Cluster } from '../upstream/cluster.ts';
 import { HOP_BY_HOP_REQUEST } from '../http/router.ts';
+import { UpstreamErrorCode, type UpstreamController, type UpstreamHandler } from '../upstream/h1-pool.ts';
 
 /** What `proxy_on_http_call_response` delivers: headers incl. `:status`, body, trailers; or a reset. */
 export type HttpCallOutcome =
@@ -48,11 +48,12 @@ export function dispatchHttpCall(
     else if (k[0] !== ':' && !HOP_BY_HOP_REQUEST.has(k) && k !== 'te') headers.push(k, v);
   }
   if (req.body.byteLength > 0) headers.push('content-length', String(req.body.byteLength));
-  const abort = new AbortController();
+  let controller: UpstreamController | undefined;
+  const abort = () => controller?.abort(new Error('http call cancelled'));
   if (req.timeoutMs > 0) {
     timer = setTimeout(() => {
-      abort.abort();
       finish(local(504, 'upstream request timeout'));
+      abort();
     }, req.timeoutMs);
     timer.unref?.();
   }
@@ -60,15 +61,10 @@ export function dispatchHttpCall(
   let responseHeaders: Pairs = [];
   const chunks: Buffer[] = [];
   let size = 0;
-  const handler: Dispatcher.DispatchHandler = {
-    onRequestStart() {},
+  const handler: UpstreamHandler = {
     onResponseStart(_controller, statusCode, rawHeaders) {
       status = statusCode;
-      responseHeaders = [[':status', String(statusCode)]];
-      for (const [k, v] of Object.entries(rawHeaders)) {
-        if (v === undefined) continue;
-        for (const one of Array.isArray(v) ? v : [v]) responseHeaders.push([k.toLowerCase(), one]);
-      }
+      responseHeaders = [[':status', String(statusCode)], ...toPairs(rawHeaders)];
     },
     onResponseData(controller, chunk) {
       size += chunk.length;
@@ -80,44 +76,30 @@ export function dispatchHttpCall(
       chunks.push(chunk);
     },
     onResponseEnd(_controller, trailers) {
-      const t: Pairs = [];
-      for (const [k, v] of Object.entries(trailers ?? {})) {
-        if (v === undefined) continue;
-        for (const one of Array.isArray(v) ? v : [v]) t.push([k.toLowerCase(), one]);
-      }
-      finish({ kind: 'response', headers: responseHeaders, body: Buffer.concat(chunks), trailers: t });
+      finish({ kind: 'response', headers: responseHeaders, body: Buffer.concat(chunks), trailers: trailers === null ? [] : toPairs(trailers) });
     },
     onResponseError(_controller, err) {
       if (status !== 0) finish({ kind: 'reset' });
       else finish(local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason(err)}`));
     },
   };
-  try {
-    host.pool.dispatch(
-      {
-        path,
-        method,
-        headers,
-        body: req.body.byteLength > 0 ? Buffer.from(req.body) : null,
-        signal: abort.signal,
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      } as Dispatcher.DispatchOptions,
-      handler,
-    );
-  } catch (err) {
-    finish(local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason(err as Error)}`));
-  }
+  controller = host.pool.dispatch({ path, method, headers, body: req.body.byteLength > 0 ? Buffer.from(req.body) : null }, handler);
   return () => {
     finished = true;
     if (timer !== undefined) clearTimeout(timer);
-    abort.abort();
+    abort();
   };
+}
+
+function toPairs(flat: readonly string[]): Pairs {
+  const out: Pairs = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i].toLowerCase(), flat[i + 1]]);
+  return out;
 }
 
 function reason(err: Error): string {
   const code = (err as { code?: string }).code;
-  if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'connection failure';
+  if (code === 'ECONNREFUSED' || code === UpstreamErrorCode.ConnectTimeout) return 'connection failure';
   return 'connection termination';
 }
 
