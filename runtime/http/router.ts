@@ -40,7 +40,7 @@ export class Router implements ChainSink, UpstreamHandler {
   #responseStarted = false;
   #finished = false;
   #active = false;
-  /** Dispatched but not yet on a connection (undici queues it while the pool is full). */
+  /** Dispatched but waiting for a pooled connection (counted in upstream_rq_pending_*). */
   #pending = false;
 
   constructor(stream: HttpStream) {
@@ -204,10 +204,6 @@ export class Router implements ChainSink, UpstreamHandler {
     }
 
     cluster.activeRequests++;
-    cluster.pendingRequests++;
-    this.#pending = true;
-    cluster.stats.upstream_rq_pending_total.inc();
-    cluster.stats.upstream_rq_pending_active.inc();
     cluster.stats.upstream_rq_total.inc();
     cluster.stats.upstream_rq_active.inc();
     host.activeRequests++;
@@ -219,6 +215,14 @@ export class Router implements ChainSink, UpstreamHandler {
     if (this.#requestComplete) this.#armTimeout();
 
     host.pool.dispatch({ path: headers.get(':path') ?? '/', method: headers.get(':method') ?? 'GET', headers: flat, body }, this);
+    // With an idle connection the pool has already started the request; otherwise it waits for
+    // one, and only then is it pending (as Envoy counts it).
+    if (this.#controller === undefined && !this.#finished) {
+      cluster.pendingRequests++;
+      this.#pending = true;
+      cluster.stats.upstream_rq_pending_total.inc();
+      cluster.stats.upstream_rq_pending_active.inc();
+    }
   }
 
   // ---- upstream pool handler (the router is its own handler: no per-request closures) ----
@@ -389,10 +393,9 @@ export class Router implements ChainSink, UpstreamHandler {
     this.#release();
     if (wasActive) {
       (this.#cluster as Cluster).stats.upstream_rq_cancelled.inc();
-      // Free the pooled connection: a half-read response would keep it busy forever. When the
-      // upstream is still reading the client's body straight from the request, aborting now
-      // would make undici destroy that request and with it the socket, losing the local reply
-      // being written: abort once the downstream response is done instead.
+      // Free the pooled connection: a half-read response would keep it busy forever. While the
+      // pool is still reading the client's body straight from the request, the abort waits for
+      // the downstream response to finish, so the local reply being written goes out first.
       const abort = () => controller?.abort(new Error('downstream stream ended'));
       const res = this.#s.res;
       if (!this.#s.bodyThroughChain && !this.#requestComplete && !res.destroyed && !res.writableFinished) res.once('close', abort);
