@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,18 @@ import { startUpstream, eventually } from '../helpers/servers.ts';
 import { proxyYaml } from '../helpers/proxy.ts';
 
 const CLI = fileURLToPath(new URL('../../runtime/cli/sluice.ts', import.meta.url));
+
+/** Whether a connection to the port is refused (a connection that is accepted is closed at once). */
+function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(false);
+    });
+    sock.once('error', () => resolve(true));
+  });
+}
 
 function tmp(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
@@ -88,7 +101,11 @@ test('run serves until SIGTERM, then drains: in-flight requests finish with conn
   await inFlight;
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   child.kill('SIGTERM');
-  setTimeout(() => finish(), 200);
+  // The upstream answers once the proxy drains, which it shows by refusing new connections (the
+  // worker marks its streams draining, then closes its listener); a busy machine can take well
+  // over the 200 ms a fixed delay would give it.
+  await eventually(async () => ((await refusesConnections(listenPort)) ? true : undefined), 15_000, 'the proxy to stop accepting connections');
+  finish();
   const res = await slow;
   assert.equal(res.headers['connection'], 'close');
   assert.equal(await res.body.text(), 'slow done');

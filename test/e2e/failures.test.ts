@@ -53,10 +53,15 @@ test('answers 504 with flag UT when the route timeout expires, and counts upstre
     // Never answers /slow; closes when the proxy gives up.
     if (req.url !== '/slow') res.end('ok');
   });
+  // Only /slow has the short timeout: /fast, on the same cluster, keeps the default (15 s), so a
+  // slow machine cannot turn it into a 504 too.
   const p = await startProxy(t,
     proxyYaml({
       clusters: [{ name: 'backend', ports: [up.port] }],
-      routes: `              - match: { prefix: "/" }\n                route: { cluster: backend, timeout: 0.2s }`,
+      routes: [
+        `              - match: { prefix: "/slow" }\n                route: { cluster: backend, timeout: 0.2s }`,
+        `              - match: { prefix: "/" }\n                route: { cluster: backend }`,
+      ].join('\n'),
       accessLogFormat: FORMAT,
     }),
   );
