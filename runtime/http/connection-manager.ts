@@ -117,6 +117,9 @@ export class ConnectionManager {
     server.headersTimeout = headersTimeout > 0 ? headersTimeout : 24 * 3600 * 1000;
     const idle = cfg.common_http_protocol_options?.idle_timeout ?? defaults.DEFAULT_IDLE_TIMEOUT_MS;
     server.keepAliveTimeout = idle;
+    // Node 24 waits keepAliveTimeoutBuffer (1 s) longer than keepAliveTimeout before closing an
+    // idle keep-alive connection; Envoy closes at idle_timeout.
+    (server as { keepAliveTimeoutBuffer?: number }).keepAliveTimeoutBuffer = 0;
     this.#idleTimeoutMs = idle;
     // Node closes the connection (with `connection: close`) after this many requests.
     const maxRequests = cfg.common_http_protocol_options?.max_requests_per_connection;
