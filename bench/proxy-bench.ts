@@ -170,7 +170,14 @@ async function main(): Promise<number> {
       targets.flatMap((t): RotationTarget[] => {
         const r = running.get(t.name);
         if (!r || failures.has(failureKey(w.name, t.name))) return [];
-        return [{ name: t.name, port: r.port, ...(r.exitReason ? { exitReason: r.exitReason } : {}) }];
+        return [
+          {
+            name: t.name,
+            port: r.port,
+            ...(r.exitReason ? { exitReason: r.exitReason } : {}),
+            ...(r.processGroup !== undefined ? { processGroup: r.processGroup } : {}),
+          },
+        ];
       }),
     log,
   });

@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CLOCK_TICKS_PER_S, sumTicks } from './process-cpu.ts';
 
 /**
  * How much CPU the rest of the machine used while a run was measured: user+system time from
@@ -7,8 +8,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * it started). Other work on this 2-core machine (a test suite in another session) silently
  * lowers a row; this number lets the report say so. Linux only; undefined elsewhere.
  */
-
-const CLOCK_TICKS_PER_S = 100; // USER_HZ, fixed at 100 on Linux for /proc
 
 interface Snapshot {
   atMs: number;
@@ -26,22 +25,8 @@ function snapshot(groups: ReadonlySet<number>): Snapshot | undefined {
   // cpu  user nice system idle iowait irq softirq steal guest guest_nice
   const f = stat.split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
   const busyTicks = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0);
-  let ourTicks = 0;
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    let line: string;
-    try {
-      line = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // Fields after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-    const rest = line.slice(line.lastIndexOf(')') + 2).split(' ');
-    const pgrp = Number(rest[2]);
-    if (pid !== process.pid && !groups.has(pgrp)) continue;
-    ourTicks += Number(rest[11]) + Number(rest[12]);
-  }
+  const ourTicks = sumTicks((p) => p.pid === process.pid || groups.has(p.pgrp));
+  if (ourTicks === undefined) return undefined;
   return { atMs: performance.now(), busyTicks, ourTicks };
 }
 

@@ -1,5 +1,6 @@
 import type { ChildProcesses } from './child-processes.ts';
 import { foreignCpuDuring } from './foreign-cpu.ts';
+import { cpuUsPerRequest, groupTicks } from './process-cpu.ts';
 import type { Measurement } from './summary.ts';
 import { runWrk, errorCount } from './wrk.ts';
 import type { Workload } from './workloads.ts';
@@ -21,6 +22,8 @@ export interface RotationTarget {
   port: number;
   /** Why the target stopped serving, once its process has exited. */
   exitReason?: () => string | undefined;
+  /** The target's process group, whose CPU per request is measured; undefined for `direct`. */
+  processGroup?: number;
 }
 
 export interface RotationPlan {
@@ -77,15 +80,24 @@ async function measure(plan: RotationPlan, workload: Workload, target: RotationT
   };
   try {
     if (plan.warmupS > 0) await runWrk(plan.children, { ...run, durationS: plan.warmupS });
+    // The target's CPU counts from just before the measured run to just after: no warm-up.
+    const targetTicks = (): number | undefined => (target.processGroup === undefined ? undefined : groupTicks(target.processGroup));
+    const ticksBefore = targetTicks();
     // Sample other processes' CPU inside the run, away from wrk's start and exit.
     const margin = Math.min(300, (plan.durationS * 1000) / 4);
-    const [report, foreignCpuCores] = await Promise.all([
-      runWrk(plan.children, { ...run, durationS: plan.durationS }),
+    const [[report, ticksAfter], foreignCpuCores] = await Promise.all([
+      runWrk(plan.children, { ...run, durationS: plan.durationS }).then((r) => [r, targetTicks()] as const),
       foreignCpuDuring(() => plan.children.groupIds(), margin, plan.durationS * 1000 - 2 * margin),
     ]);
     const diedDuringRun = target.exitReason?.();
     if (diedDuringRun !== undefined) return { ...base, error: diedDuringRun };
-    return { ...base, report, ...(foreignCpuCores !== undefined ? { foreignCpuCores } : {}) };
+    const cpu = cpuUsPerRequest(ticksBefore, ticksAfter, report.requests);
+    return {
+      ...base,
+      report,
+      ...(foreignCpuCores !== undefined ? { foreignCpuCores } : {}),
+      ...(cpu !== undefined ? { cpuUsPerRequest: cpu } : {}),
+    };
   } catch (err) {
     return { ...base, error: (err as Error).message };
   }
@@ -109,6 +121,7 @@ function progressLine(plan: RotationPlan, w: Workload, round: number, target: st
   return (
     `${head} ${Math.round(r.requestsPerSec).toString().padStart(7)} req/s` +
     `  p50 ${(r.latencyUs.p50 / 1e3).toFixed(2)} ms  p99 ${(r.latencyUs.p99 / 1e3).toFixed(2)} ms` +
+    (m.cpuUsPerRequest !== undefined ? `  cpu ${m.cpuUsPerRequest.toFixed(1)} µs/req` : '') +
     (errors > 0 ? `  ${errors} errors` : '') +
     (m.foreignCpuCores !== undefined ? `  other load ${m.foreignCpuCores.toFixed(2)} cores` : '')
   );

@@ -4,8 +4,9 @@ import type { Workload } from './workloads.ts';
 
 /**
  * Turns the individual runs into one row per (workload, target): medians over the rounds,
- * ratios against the direct, @fastify/http-proxy and Sluice 1-worker rows, the two headline
- * ratios, and the cost of each wasm-filter row against its budget.
+ * ratios against the direct, @fastify/http-proxy and Sluice 1-worker rows, the headline
+ * ratios (Sluice vs fastify by req/s and by CPU per request), and the cost of each wasm-filter
+ * row against its budget.
  */
 
 export interface Measurement {
@@ -15,6 +16,8 @@ export interface Measurement {
   report?: WrkReport;
   /** Cores used by processes outside the bench during the measured run (foreign-cpu.ts). */
   foreignCpuCores?: number;
+  /** CPU time the target's process group spent per request in the measured run (process-cpu.ts). */
+  cpuUsPerRequest?: number;
   /** Why this run produced no report. */
   error?: string;
 }
@@ -31,6 +34,8 @@ export interface RowSummary {
   requestsPerSec?: number;
   p50Us?: number;
   p99Us?: number;
+  /** Median CPU microseconds per request of the target's processes; none for `direct`. */
+  cpuUsPerRequest?: number;
   /** Lowest and highest req/s of the runs, to judge the noise. */
   requestsPerSecMin?: number;
   requestsPerSecMax?: number;
@@ -68,6 +73,11 @@ export interface WorkloadSummary {
   rows: RowSummary[];
   /** Sluice 1 worker / @fastify/http-proxy, req/s. */
   sluiceVsFastify?: number;
+  /**
+   * @fastify/http-proxy's CPU per request / Sluice 1 worker's: > 1 means Sluice is cheaper. The
+   * req/s ratio both would reach on a saturated core, and much steadier than req/s here.
+   */
+  sluiceVsFastifyCpu?: number;
   /** Sluice 2 workers / Sluice 1 worker, req/s. */
   sluice2VsSluice1?: number;
   /** One per budget whose target row was selected. */
@@ -113,9 +123,13 @@ export function summarize(input: SummaryInput): WorkloadSummary[] {
       return [check];
     });
     const summary: WorkloadSummary = { workload, rows, budgets };
+    const cpu = (name: string): number | undefined => rows.find((r) => r.target === name)?.cpuUsPerRequest;
     const a = ratio(rps(input.ids.sluice1), fastify);
+    // Inverted on purpose: less CPU per request is better, so fastify's cost is the numerator.
+    const aCpu = ratio(cpu(input.ids.fastify), cpu(input.ids.sluice1));
     const b = ratio(rps(input.ids.sluice2), rps(input.ids.sluice1));
     if (a !== undefined) summary.sluiceVsFastify = a;
+    if (aCpu !== undefined) summary.sluiceVsFastifyCpu = aCpu;
     if (b !== undefined) summary.sluice2VsSluice1 = b;
     return summary;
   });
@@ -143,6 +157,8 @@ function summarizeRow(input: SummaryInput, workload: string, t: { name: string; 
   row.errors = reports.reduce((sum, r) => sum + errorCount(r), 0);
   const measured = mine.filter((m) => m.report);
   row.busyRuns = measured.filter(input.isBusy).length;
+  const cpu = measured.flatMap((m) => (m.cpuUsPerRequest === undefined ? [] : [m.cpuUsPerRequest]));
+  if (cpu.length > 0) row.cpuUsPerRequest = median(cpu);
   const foreign = measured.flatMap((m) => (m.foreignCpuCores === undefined ? [] : [m.foreignCpuCores]));
   if (foreign.length > 0) row.foreignCpuMaxCores = Math.max(...foreign);
   return row;

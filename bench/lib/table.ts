@@ -18,8 +18,8 @@ interface Grid {
   notes: string[];
 }
 
-const HEADER = ['target', 'req/s', 'p50', 'p99', 'vs direct', 'vs fastify', 'vs sluice1', 'req/s range', 'errors'];
-const NUMERIC = [false, true, true, true, true, true, true, true, true];
+const HEADER = ['target', 'req/s', 'p50', 'p99', 'CPU µs/req', 'vs direct', 'vs fastify', 'vs sluice1', 'req/s range', 'errors'];
+const NUMERIC = [false, true, true, true, true, true, true, true, true, true];
 
 function grid(s: WorkloadSummary): Grid {
   const notes: string[] = [];
@@ -29,7 +29,7 @@ function grid(s: WorkloadSummary): Grid {
       const startFailure = first.startsWith(START_FAILURE);
       // A start failure is the same for every workload: noted once, without the workload.
       notes.push(startFailure ? `${r.label}: ${first}` : `${s.workload.name}, ${r.label}: ${first}`);
-      return [r.label, startFailure ? 'FAILED to start (see notes)' : 'FAILED (see notes)', '', '', '', '', '', '', ''];
+      return [r.label, startFailure ? 'FAILED to start (see notes)' : 'FAILED (see notes)', ...HEADER.slice(2).map(() => '')];
     }
     if (r.runs < r.plannedRuns) notes.push(`${s.workload.name}, ${r.label}: ${r.plannedRuns - r.runs} of ${r.plannedRuns} runs failed`);
     if (r.errors > 0) notes.push(`${s.workload.name}, ${r.label}: ${r.errors} socket errors or non-2xx responses`);
@@ -44,6 +44,7 @@ function grid(s: WorkloadSummary): Grid {
       formatCount(r.requestsPerSec),
       formatLatency(r.p50Us),
       formatLatency(r.p99Us),
+      formatCpu(r.cpuUsPerRequest),
       formatRatio(r.vsDirect),
       formatRatio(r.vsFastify),
       formatRatio(r.vsSluice1),
@@ -63,7 +64,7 @@ function allNotes(summaries: readonly WorkloadSummary[]): string[] {
 
 export function headlineLines(s: WorkloadSummary): string[] {
   return [
-    `Sluice 1 worker / @fastify/http-proxy = ${formatRatio(s.sluiceVsFastify)}`,
+    `Sluice 1 worker / @fastify/http-proxy = ${formatRatio(s.sluiceVsFastify)} (req/s), ${formatRatio(s.sluiceVsFastifyCpu)} (CPU per request)`,
     `Sluice 2 workers / 1 worker = ${formatRatio(s.sluice2VsSluice1)}`,
     ...s.budgets.map(budgetLine),
   ];
@@ -146,6 +147,11 @@ function formatLatency(us: number | undefined): string {
 
 export function formatRatio(x: number | undefined): string {
   return x === undefined ? '—' : `${x.toFixed(2)}×`;
+}
+
+/** One decimal, about what 10 ms ticks resolve: a 5 s run near one core at ~100 µs/req is 0.2 µs a tick. */
+function formatCpu(us: number | undefined): string {
+  return us === undefined ? '—' : us.toFixed(1);
 }
 
 function formatRange(r: RowSummary): string {

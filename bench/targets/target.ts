@@ -24,6 +24,11 @@ export interface RunningTarget {
   detail?: string;
   /** Set once the target's process has exited: why it stopped serving. */
   exitReason?(): string | undefined;
+  /**
+   * The process group the target runs in (its leader's pid), whose CPU time the bench reads per
+   * request; undefined for a row without a process of its own (`direct`).
+   */
+  processGroup?: number;
   stop(): Promise<void>;
 }
 
@@ -67,6 +72,8 @@ export async function whenReady(
     port: o.port,
     detail: o.detail,
     exitReason: () => (proc.exitStatus ? proc.describeExit() : undefined),
+    // Started `detached`, so its pid is its process group id.
+    ...(proc.pid !== undefined ? { processGroup: proc.pid } : {}),
     stop: () => env.children.stop(proc),
   };
 }

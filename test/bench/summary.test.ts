@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { summarize, type Measurement, type SummaryInput } from '../../bench/lib/summary.ts';
+import type { WrkReport } from '../../bench/lib/wrk.ts';
+import { WORKLOADS } from '../../bench/lib/workloads.ts';
+
+const WORKLOAD = WORKLOADS.find((w) => w.name === 'get-100b')!;
+const TARGETS = [
+  { name: 'direct', label: 'direct (no proxy)' },
+  { name: 'sluice1', label: 'Sluice, 1 worker' },
+  { name: 'fastify', label: '@fastify/http-proxy' },
+];
+
+function report(requestsPerSec: number): WrkReport {
+  return {
+    requests: requestsPerSec * 5,
+    durationS: 5,
+    requestsPerSec,
+    latencyUs: { p50: 500, p75: 600, p90: 700, p99: 1000 },
+    errors: { connect: 0, read: 0, write: 0, timeout: 0, non2xx: 0 },
+  };
+}
+
+function run(target: string, round: number, rps: number, cpuUsPerRequest?: number): Measurement {
+  return {
+    workload: WORKLOAD.name,
+    target,
+    round,
+    report: report(rps),
+    ...(cpuUsPerRequest !== undefined ? { cpuUsPerRequest } : {}),
+  };
+}
+
+function input(measurements: Measurement[]): SummaryInput {
+  return {
+    workloads: [WORKLOAD],
+    targets: TARGETS,
+    measurements,
+    failures: new Map(),
+    rounds: 3,
+    isBusy: () => false,
+    ids: { direct: 'direct', fastify: 'fastify', sluice1: 'sluice1', sluice2: 'sluice2' },
+  };
+}
+
+const MEASUREMENTS = [
+  run('direct', 0, 30_000),
+  run('direct', 1, 31_000),
+  run('direct', 2, 29_000),
+  run('sluice1', 0, 14_000, 70),
+  run('sluice1', 1, 9_000, 72), // a noisy round: req/s down, CPU per request barely moves
+  run('sluice1', 2, 13_000, 68),
+  run('fastify', 0, 10_000, 100),
+  run('fastify', 1, 9_500, 105),
+  run('fastify', 2, 10_500, 99),
+];
+
+test('a row reports the median CPU per request of its runs; direct, without a process, reports none', () => {
+  const [s] = summarize(input(MEASUREMENTS));
+  const row = (name: string) => s!.rows.find((r) => r.target === name)!;
+  assert.equal(row('sluice1').cpuUsPerRequest, 70);
+  assert.equal(row('fastify').cpuUsPerRequest, 100);
+  assert.equal(row('direct').cpuUsPerRequest, undefined);
+});
+
+test('sluiceVsFastifyCpu is fastify CPU per request / Sluice 1 worker CPU per request (> 1: Sluice is cheaper)', () => {
+  const [s] = summarize(input(MEASUREMENTS));
+  assert.equal(s!.sluiceVsFastifyCpu, 100 / 70);
+  assert.equal(s!.sluiceVsFastify, 13_000 / 10_000);
+});
+
+test('runs without a CPU number are left out of the median, and no number gives no ratio', () => {
+  const partial = MEASUREMENTS.map((m) => (m.target === 'sluice1' && m.round === 1 ? { ...m, cpuUsPerRequest: undefined } : m));
+  const [s] = summarize(input(partial));
+  assert.equal(s!.rows.find((r) => r.target === 'sluice1')!.cpuUsPerRequest, 69);
+
+  const none = MEASUREMENTS.map(({ cpuUsPerRequest: _, ...m }) => m);
+  const [t] = summarize(input(none));
+  assert.equal(t!.sluiceVsFastifyCpu, undefined);
+  assert.equal(t!.sluiceVsFastify, 1.3);
+});

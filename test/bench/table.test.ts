@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { headlineLines, renderMarkdown, renderText, type ReportHeader } from '../../bench/lib/table.ts';
+import type { RowSummary, WorkloadSummary } from '../../bench/lib/summary.ts';
+import { WORKLOADS } from '../../bench/lib/workloads.ts';
+
+const HEADER: ReportHeader = { title: 'bench', setup: [['cpus', '2']], targets: [['Sluice, 1 worker', 'sluice run']] };
+
+function row(target: string, label: string, fields: Partial<RowSummary>): RowSummary {
+  return { target, label, runs: 3, plannedRuns: 3, errors: 0, busyRuns: 0, ...fields };
+}
+
+const SUMMARY: WorkloadSummary = {
+  workload: WORKLOADS.find((w) => w.name === 'get-100b')!,
+  rows: [
+    row('direct', 'direct (no proxy)', { requestsPerSec: 30_000, p50Us: 800, p99Us: 2000 }),
+    row('sluice1', 'Sluice, 1 worker', { requestsPerSec: 13_000, p50Us: 3700, p99Us: 6000, cpuUsPerRequest: 70.04 }),
+    row('fastify', '@fastify/http-proxy', { requestsPerSec: 10_000, p50Us: 4900, p99Us: 9000, cpuUsPerRequest: 101.96 }),
+    row('nginx', 'nginx', { failure: 'failed to start: nginx not found' }),
+  ],
+  sluiceVsFastify: 1.3,
+  sluiceVsFastifyCpu: 101.96 / 70.04,
+  budgets: [],
+};
+
+test('the text table has a CPU µs/req column: one decimal per proxy row, — for direct', () => {
+  const lines = renderText(HEADER, [SUMMARY]).split('\n');
+  const header = lines.find((l) => l.startsWith('target  '))!;
+  assert.match(header, /p99 +CPU µs\/req +vs direct/);
+  const cells = (label: string): string[] => lines.find((l) => l.startsWith(label))!.slice(label.length).trim().split(/ {2,}/);
+  assert.equal(cells('Sluice, 1 worker')[3], '70.0');
+  assert.equal(cells('@fastify/http-proxy')[3], '102.0');
+  assert.equal(cells('direct (no proxy)')[3], '—');
+});
+
+test('the line under each table gives Sluice vs fastify by req/s and by CPU per request', () => {
+  assert.equal(headlineLines(SUMMARY)[0], 'Sluice 1 worker / @fastify/http-proxy = 1.30× (req/s), 1.46× (CPU per request)');
+  const { sluiceVsFastifyCpu: _, ...withoutCpu } = SUMMARY;
+  assert.equal(headlineLines(withoutCpu)[0], 'Sluice 1 worker / @fastify/http-proxy = 1.30× (req/s), — (CPU per request)');
+});
+
+test('the Markdown table has the CPU µs/req column and every row as many cells as the header', () => {
+  const md = renderMarkdown(HEADER, [SUMMARY]);
+  const tableLines = md.split('\n').filter((l) => l.startsWith('|'));
+  const width = (l: string): number => l.split(' | ').length;
+  assert.match(tableLines[0]!, /\| p99 \| CPU µs\/req \| vs direct \|/);
+  for (const l of tableLines.slice(2)) assert.equal(width(l), width(tableLines[0]!), l);
+  assert.ok(tableLines.some((l) => l.startsWith('| Sluice, 1 worker |') && l.includes('| 70.0 |')));
+  assert.match(md, /- Sluice 1 worker \/ @fastify\/http-proxy = 1\.30× \(req\/s\), 1\.46× \(CPU per request\)/);
+});
