@@ -270,6 +270,12 @@ class Conn {
   closing = false;
   upgraded = false;
   upgradeInfo: { status: number; headers: string[] } | undefined = undefined;
+  /** Body length of the response whose headers were just parsed, when this pool reads the body itself. */
+  fixedStart = -1;
+  /** Body bytes still to come of a response this pool reads itself; -1 when the parser has the body. */
+  fixedRemaining = -1;
+  /** The parser's async resource, reused when it is re-initialized. */
+  readonly resource = {};
   error: Error | undefined = undefined;
   connectTimer: NodeJS.Timeout | undefined;
   closed = false;
@@ -281,7 +287,7 @@ class Conn {
     const socket = net.connect({ host: o.address, port: o.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
     this.socket = socket;
     const parser = new HTTPParser();
-    parser.initialize(HTTPParser.RESPONSE, {}, o.maxHeaderSize, HTTPParser.kLenientNone);
+    parser.initialize(HTTPParser.RESPONSE, this.resource, o.maxHeaderSize, HTTPParser.kLenientNone);
     (parser as unknown as { conn: Conn }).conn = this;
     parser[kOnHeaders] = onHeaders;
     parser[kOnHeadersComplete] = onHeadersComplete;
@@ -343,6 +349,10 @@ class Conn {
   }
 
   onData(d: Buffer): void {
+    if (this.fixedRemaining >= 0) {
+      this.fixedBody(d, 0);
+      return;
+    }
     const ret = this.parser.execute(d);
     const done = this.released;
     if (typeof ret !== 'number') {
@@ -360,12 +370,40 @@ class Conn {
       this.handUpgrade(d.subarray(ret));
       return;
     }
+    if (this.fixedStart >= 0) {
+      // The parser stopped after the headers of a content-length response: the body is ours.
+      this.fixedRemaining = this.fixedStart;
+      this.fixedStart = -1;
+      this.parser.initialize(HTTPParser.RESPONSE, this.resource, this.pool.options.maxHeaderSize, HTTPParser.kLenientNone);
+      this.fixedBody(d, ret);
+      return;
+    }
     if (done !== undefined) {
       this.released = undefined;
       // Bytes after the response (a second, unasked-for response) make the connection unusable.
       if (ret !== d.length) this.closing = true;
       this.finishResponse(done);
     }
+  }
+
+  /**
+   * Body bytes of a content-length response from `from` in `d`, handed on as views of the socket's
+   * buffer (the parser would copy each chunk into a new buffer). The response ends with its last byte.
+   */
+  fixedBody(d: Buffer, from: number): void {
+    const req = this.current as PoolRequest;
+    const n = Math.min(d.length - from, this.fixedRemaining);
+    if (n > 0) {
+      this.fixedRemaining -= n;
+      req.handler.onResponseData(req, from === 0 && n === d.length ? d : d.subarray(from, from + n));
+      if (this.current !== req || req.state !== Active) return;
+    }
+    if (this.fixedRemaining > 0) return;
+    this.fixedRemaining = -1;
+    // Bytes after the response (a second, unasked-for response) make the connection unusable.
+    if (from + n !== d.length) this.closing = true;
+    this.current = undefined;
+    this.finishResponse(req);
   }
 
   /** The response to `req` has ended: hand the connection back (or close it), then tell the handler. */
@@ -523,8 +561,30 @@ function onHeadersComplete(
   }
   req.keepAlive = shouldKeepAlive;
   if (shouldKeepAlive) conn.idleMs = keepAliveHint(list, conn.pool.idleTimeoutMs);
+  const fixed = req.head || statusCode === 204 || statusCode === 304 ? -1 : contentLength(list);
   req.handler.onResponseStart(req, statusCode, list, statusMessage);
-  return req.head ? 1 : 0;
+  if (req.head) return 1;
+  if (fixed < 0 || req.state !== Active) return 0;
+  // Stop the parser at the end of the headers (2: "no body, pause"); onData reads the body.
+  conn.fixedStart = fixed;
+  return 2;
+}
+
+/** The body length a response declares with content-length and no transfer-encoding; else -1. */
+function contentLength(headers: string[]): number {
+  let len = -1;
+  for (let i = 0; i < headers.length; i += 2) {
+    const k = headers[i];
+    if (k.length === 14 && k.toLowerCase() === 'content-length') {
+      const v = headers[i + 1];
+      const n = /^\d{1,15}$/.test(v) ? Number(v) : -1;
+      if (n < 0 || (len >= 0 && n !== len)) return -1;
+      len = n;
+    } else if (k.length === 17 && k.toLowerCase() === 'transfer-encoding') {
+      return -1;
+    }
+  }
+  return len;
 }
 
 function onBody(this: HTTPParser, chunk: Buffer): void {
@@ -541,8 +601,9 @@ function onMessageComplete(this: HTTPParser): void {
     conn.pending = [];
     return;
   }
-  // A 101 completes its message at once; the socket is handed over after this chunk.
-  if (conn.upgraded) return;
+  // A 101 completes its message at once; the socket is handed over after this chunk. A
+  // content-length response stopped after its headers completes here too: its body follows.
+  if (conn.upgraded || conn.fixedStart >= 0) return;
   const req = conn.current;
   if (req === undefined || req.state !== Active) return;
   // Released after this chunk is parsed, so bytes beyond the response are seen first; until

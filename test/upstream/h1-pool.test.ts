@@ -288,6 +288,28 @@ test('a chunked response streams its body and hands over its trailers', async (t
   assert.equal((await send(pool(t, plain.port))).trailers, null);
 });
 
+test('a content-length body split over many reads arrives whole, and the connection carries the next response', async (t) => {
+  const up = await rawServer(t, (s, _h, i) => {
+    const body = `body-${i}-`.repeat(50);
+    const parts = [`HTTP/1.1 200 OK\r\ncontent-le`, `ngth: ${body.length}\r\n\r\n`, body.slice(0, 7), body.slice(7, 300), body.slice(300)];
+    const next = () => {
+      const part = parts.shift();
+      if (part === undefined) return;
+      s.write(part);
+      // A separate TCP segment each: wait for the client to have read it.
+      setTimeout(next, 5);
+    };
+    next();
+  });
+  const p = pool(t, up.port);
+  for (let i = 0; i < 3; i++) {
+    const r = await send(p);
+    assert.equal(r.body.toString(), `body-${i}-`.repeat(50));
+    assert.deepEqual(r.events, ['start', 'sent', 'headers', 'end']);
+  }
+  assert.equal(up.connections(), 1);
+});
+
 test('a body delimited by the connection end completes at EOF and the connection is not reused', async (t) => {
   const up = await rawServer(t, (s) => s.end('HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end'));
   const p = pool(t, up.port);
