@@ -137,7 +137,8 @@ class PoolRequest implements UpstreamController {
   head = false;
   /** Body bytes still owed to a declared content-length; -1 for chunked. */
   remaining = -1;
-  source: Readable | undefined = undefined;
+  /** Set while a stream body is being sent. */
+  pump: BodyPump | undefined = undefined;
 
   constructor(pool: H1Pool, opts: UpstreamRequestOptions, handler: UpstreamHandler) {
     this.pool = pool;
@@ -182,30 +183,55 @@ class PoolRequest implements UpstreamController {
   }
 
   detachSource(): void {
-    const src = this.source;
-    if (src === undefined) return;
-    this.source = undefined;
-    src.removeListener('data', this.onSourceData);
-    src.removeListener('end', this.onSourceEnd);
-    src.removeListener('error', this.onSourceError);
-    src.removeListener('close', this.onSourceClose);
-    const conn = this.conn;
-    if (conn !== undefined) conn.socket.removeListener('drain', this.onSocketDrain);
+    const pump = this.pump;
+    if (pump === undefined) return;
+    this.pump = undefined;
+    pump.detach();
+  }
+}
+
+/**
+ * Streams a request body from a Readable onto the connection, framed by its content-length or
+ * chunked, pausing the source while the socket's buffer is full. Made only for stream bodies, so
+ * a request without one allocates none of its listeners.
+ */
+class BodyPump {
+  readonly req: PoolRequest;
+  readonly src: Readable;
+  readonly sock: net.Socket;
+
+  constructor(req: PoolRequest, src: Readable, sock: net.Socket) {
+    this.req = req;
+    this.src = src;
+    this.sock = sock;
+    src.on('data', this.onData);
+    src.once('end', this.onEnd);
+    src.once('error', this.onError);
+    src.once('close', this.onClose);
   }
 
-  readonly onSourceData = (chunk: Buffer | string): void => {
-    const conn = this.conn;
-    if (conn === undefined || this.state !== Active) return;
+  detach(): void {
+    const src = this.src;
+    src.removeListener('data', this.onData);
+    src.removeListener('end', this.onEnd);
+    src.removeListener('error', this.onError);
+    src.removeListener('close', this.onClose);
+    this.sock.removeListener('drain', this.onDrain);
+  }
+
+  readonly onData = (chunk: Buffer | string): void => {
+    const req = this.req;
+    if (req.pump !== this || req.state !== Active) return;
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (buf.length === 0) return;
-    const sock = conn.socket;
+    const sock = this.sock;
     let ok: boolean;
-    if (this.remaining >= 0) {
-      if (buf.length > this.remaining) {
-        this.fail(new UpstreamError(UpstreamErrorCode.BodyLength, 'request body is longer than its content-length'));
+    if (req.remaining >= 0) {
+      if (buf.length > req.remaining) {
+        req.fail(new UpstreamError(UpstreamErrorCode.BodyLength, 'request body is longer than its content-length'));
         return;
       }
-      this.remaining -= buf.length;
+      req.remaining -= buf.length;
       ok = sock.write(buf);
     } else {
       sock.cork();
@@ -214,38 +240,39 @@ class PoolRequest implements UpstreamController {
       ok = sock.write(CRLF);
       sock.uncork();
     }
-    this.handler.onBodySent?.(buf);
-    if (!ok && this.source !== undefined) {
-      this.source.pause();
-      sock.once('drain', this.onSocketDrain);
+    req.handler.onBodySent?.(buf);
+    if (!ok && req.pump === this) {
+      this.src.pause();
+      sock.once('drain', this.onDrain);
     }
   };
 
-  readonly onSocketDrain = (): void => {
-    this.source?.resume();
+  readonly onDrain = (): void => {
+    if (this.req.pump === this) this.src.resume();
   };
 
-  readonly onSourceEnd = (): void => {
-    const conn = this.conn;
-    if (conn === undefined || this.state !== Active) return;
-    if (this.remaining > 0) {
-      this.fail(new UpstreamError(UpstreamErrorCode.BodyLength, 'request body is shorter than its content-length'));
+  readonly onEnd = (): void => {
+    const req = this.req;
+    if (req.pump !== this || req.state !== Active) return;
+    if (req.remaining > 0) {
+      req.fail(new UpstreamError(UpstreamErrorCode.BodyLength, 'request body is shorter than its content-length'));
       return;
     }
-    this.detachSource();
-    if (this.remaining < 0) conn.socket.write(LAST_CHUNK);
-    this.sent = true;
-    this.handler.onRequestSent?.();
+    req.detachSource();
+    if (req.remaining < 0) this.sock.write(LAST_CHUNK);
+    req.sent = true;
+    req.handler.onRequestSent?.();
   };
 
-  readonly onSourceError = (err: Error): void => {
-    this.fail(err);
+  readonly onError = (err: Error): void => {
+    if (this.req.pump === this) this.req.fail(err);
   };
 
-  readonly onSourceClose = (): void => {
+  readonly onClose = (): void => {
     // A body stream destroyed before its end (the client went away mid-body).
-    if (this.source !== undefined && !this.sent) {
-      this.fail(new UpstreamError(UpstreamErrorCode.BodyLength, 'request body stream closed before its end'));
+    const req = this.req;
+    if (req.pump === this && !req.sent) {
+      req.fail(new UpstreamError(UpstreamErrorCode.BodyLength, 'request body stream closed before its end'));
     }
   };
 }
@@ -339,12 +366,9 @@ class Conn {
       req.handler.onRequestSent?.();
     } else {
       sock.write(head, 'latin1');
-      req.source = body;
-      body.on('data', req.onSourceData);
-      body.once('end', req.onSourceEnd);
-      body.once('error', req.onSourceError);
-      body.once('close', req.onSourceClose);
-      if (body.readableEnded) req.onSourceEnd();
+      const pump = new BodyPump(req, body, sock);
+      req.pump = pump;
+      if (body.readableEnded) pump.onEnd();
     }
   }
 
@@ -680,12 +704,16 @@ export class H1Pool {
     return req;
   }
 
-  /** Stops taking requests; resolves once every connection has closed (busy ones after their response). */
+  /**
+   * Stops taking requests. Requests already waiting are still served by the connections that are
+   * open or opening; each connection closes when nothing waits for it. Resolves once all have.
+   */
   close(): Promise<void> {
     this.#closing = true;
     for (const c of this.#idle) c.socket.destroy();
     this.#idle = [];
     this.#stopSweep();
+    this.#failStranded();
     if (this.#conns === 0 && this.#connecting === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.#closed = resolve;
@@ -714,11 +742,6 @@ export class H1Pool {
     this.#connecting--;
     this.#conns++;
     this.options.onConnect?.();
-    if (this.#closing) {
-      conn.closing = true;
-      conn.socket.destroy();
-      return;
-    }
     this.idle(conn);
   }
 
@@ -730,6 +753,7 @@ export class H1Pool {
     const req = this.#shift();
     if (req !== undefined) req.fail(err);
     this.#grow();
+    this.#failStranded();
     this.#maybeClosed();
   }
 
@@ -737,6 +761,7 @@ export class H1Pool {
     this.#conns--;
     this.options.onDisconnect?.();
     this.#grow();
+    this.#failStranded();
     this.#maybeClosed();
   }
 
@@ -750,20 +775,21 @@ export class H1Pool {
       this.#conns--;
       this.options.onDisconnect?.();
       this.#grow();
+      this.#failStranded();
       this.#maybeClosed();
     }
   }
 
-  /** `conn` is free: give it the next waiting request, or park it. */
+  /** `conn` is free: give it the next waiting request, or park it (close it if the pool is closing). */
   idle(conn: Conn): void {
-    if (this.#closing) {
-      conn.closing = true;
-      conn.socket.destroy();
-      return;
-    }
     const next = this.#shift();
     if (next !== undefined) {
       conn.send(next, next.headText);
+      return;
+    }
+    if (this.#closing) {
+      conn.closing = true;
+      conn.socket.destroy();
       return;
     }
     conn.idleSince = performance.now();
@@ -809,6 +835,16 @@ export class H1Pool {
       this.#connecting++;
       this.#all.add(new Conn(this));
     }
+  }
+
+  /** A closing pool opens no connections: requests left waiting with none to serve them fail. */
+  #failStranded(): void {
+    if (!this.#closing || this.#conns + this.#connecting > 0) return;
+    const waiting = this.#queue.slice(this.#queueHead);
+    this.#queue = [];
+    this.#queueHead = 0;
+    const err = new UpstreamError(UpstreamErrorCode.PoolClosed, 'the upstream pool closed before a connection was free');
+    for (const req of waiting) req.fail(err);
   }
 
   #maybeClosed(): void {

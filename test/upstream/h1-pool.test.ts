@@ -557,6 +557,7 @@ test('close() waits for the request in flight; destroy() fails what is in flight
   const p = pool(t, up.port, { connections: 1 });
   const first = send(p);
   while (held.length < 1) await new Promise((r) => setImmediate(r));
+  const queued = send(p);
   let closed = false;
   const closing = p.close().then(() => (closed = true));
   const refused = await send(p);
@@ -564,13 +565,20 @@ test('close() waits for the request in flight; destroy() fails what is in flight
   assert.equal(closed, false);
   held[0].end('bye');
   assert.equal((await first).body.toString(), 'bye');
+  // The request that was already waiting is still served, on the same connection.
+  while (held.length < 2) await new Promise((r) => setImmediate(r));
+  assert.equal(closed, false);
+  held[1].end('last');
+  assert.equal((await queued).body.toString(), 'last');
   await closing;
   assert.equal(p.stats.connections, 0);
+  assert.equal(up.sockets.length, 1);
+  held.length = 0;
 
   const q = pool(t, up.port, { connections: 1 });
   const a = send(q);
   const b = send(q);
-  while (held.length < 2) await new Promise((r) => setImmediate(r));
+  while (held.length < 1) await new Promise((r) => setImmediate(r));
   await q.destroy();
   const [ra, rb] = await Promise.all([a, b]);
   assert.equal(ra.events.at(-1), 'error');
