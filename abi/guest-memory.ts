@@ -42,6 +42,8 @@ const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export class GuestMemory {
   readonly #memory: MemoryLike;
+  /** A DataView of the current buffer; rebuilt when the guest grows its memory (a new buffer). */
+  #view: DataView | undefined;
 
   constructor(memory: MemoryLike) {
     this.#memory = memory;
@@ -59,6 +61,37 @@ export class GuestMemory {
     return bytes.slice(ptr, ptr + len);
   }
 
+  /**
+   * A view (no copy) of `len` bytes at `ptr`; `undefined` when out of bounds. Valid only until the
+   * guest runs again (it may write there or grow its memory): read it at once.
+   */
+  view(ptr: number, len: number): Uint8Array | undefined {
+    const buffer = this.#memory.buffer;
+    if (!inBounds(buffer.byteLength, ptr, len)) return undefined;
+    return new Uint8Array(buffer, ptr, len);
+  }
+
+  /**
+   * Writes a byte string (one char per byte, code 0..255) at `ptr`; `false` (nothing written) when
+   * out of bounds. Char codes above 255 keep their low 8 bits.
+   */
+  writeLatin1(ptr: number, s: string): boolean {
+    const buffer = this.#memory.buffer;
+    if (!inBounds(buffer.byteLength, ptr, s.length)) return false;
+    const target = new Uint8Array(buffer, ptr, s.length);
+    for (let i = 0; i < s.length; i++) target[i] = s.charCodeAt(i);
+    return true;
+  }
+
+  #dataView(buffer: ArrayBufferLike): DataView {
+    let v = this.#view;
+    if (v === undefined || v.buffer !== buffer) {
+      v = new DataView(buffer);
+      this.#view = v;
+    }
+    return v;
+  }
+
   /** Copies `bytes` to `ptr`; `false` (nothing written) when out of bounds. */
   write(ptr: number, bytes: Uint8Array): boolean {
     const target = new Uint8Array(this.#memory.buffer);
@@ -71,7 +104,7 @@ export class GuestMemory {
   readU32(ptr: number): number | undefined {
     const buffer = this.#memory.buffer;
     if (!inBounds(buffer.byteLength, ptr, 4)) return undefined;
-    return new DataView(buffer).getUint32(ptr, true);
+    return this.#dataView(buffer).getUint32(ptr, true);
   }
 
   /**
@@ -84,7 +117,7 @@ export class GuestMemory {
     const buffer = this.#memory.buffer;
     if (!inBounds(buffer.byteLength, ptr, 4)) return false;
     if (!Number.isInteger(value) || value < -(2 ** 31) || value >= U32_LIMIT) return false;
-    new DataView(buffer).setUint32(ptr, value >>> 0, true);
+    this.#dataView(buffer).setUint32(ptr, value >>> 0, true);
     return true;
   }
 

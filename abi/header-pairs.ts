@@ -31,8 +31,13 @@ export interface EncodePairsOptions {
   latin1?: boolean;
 }
 
+/** Node's Buffer when this runs on Node (a global, not an import): its latin1 decoder is native. */
+const NodeBuffer = (globalThis as unknown as { Buffer?: { from(b: ArrayBufferLike, off: number, len: number): { latin1Slice(start: number, end: number): string } } }).Buffer;
+
 /** Byte string (one char per byte) of `bytes`. */
 export function bytesToLatin1(bytes: Uint8Array): string {
+  if (bytes.length === 0) return '';
+  if (NodeBuffer !== undefined) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.length).latin1Slice(0, bytes.length);
   let out = '';
   const CHUNK = 8192;
   for (let i = 0; i < bytes.length; i += CHUNK) {

@@ -47,12 +47,6 @@ function lowerAscii(s: string): string {
   return out;
 }
 
-function latin1Bytes(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -71,7 +65,9 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
   }
 
   function readLatin1(m: GuestMemory, ptr: number, len: number): string | undefined {
-    const b = read(m, ptr, len);
+    if (len === 0) return '';
+    // A view, not a copy: the string is made before the guest runs again.
+    const b = m.view(ptr, len);
     return b === undefined ? undefined : bytesToLatin1(b);
   }
 
@@ -119,6 +115,24 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
     if (after === undefined || !after.write(addr, copy)) return IMA;
     after.writeU32(ptrPtr, addr);
     after.writeU32(sizePtr, copy.byteLength);
+    return Ok;
+  }
+
+  /** `returnBytes` for a byte string, written straight into the allocation (strings cannot change under the allocator). */
+  function returnLatin1(s: string, ptrPtr: number, sizePtr: number): WasmResult {
+    const m = mem();
+    if (m === undefined || !words(m, ptrPtr, sizePtr)) return IMA;
+    if (s.length === 0) {
+      m.writeU32(ptrPtr, 0);
+      m.writeU32(sizePtr, 0);
+      return Ok;
+    }
+    const addr = host.allocate(s.length) >>> 0;
+    if (addr === 0) return IMA;
+    const after = mem();
+    if (after === undefined || !after.writeLatin1(addr, s)) return IMA;
+    after.writeU32(ptrPtr, addr);
+    after.writeU32(sizePtr, s.length);
     return Ok;
   }
 
@@ -298,7 +312,7 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
       if (key === undefined) return IMA;
       const got = headerMapValue(map >>> 0, asciiLower(key));
       if (got.result !== Ok || got.value === undefined) return got.result;
-      return returnBytes(latin1Bytes(got.value), retPtrPtr >>> 0, retSizePtr >>> 0);
+      return returnLatin1(got.value, retPtrPtr >>> 0, retSizePtr >>> 0);
     },
     proxy_add_header_map_value(map: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
       return mutateHeaderMap('add', map, keyPtr, keySize, valuePtr, valueSize);

@@ -286,7 +286,8 @@ export class WasmPlugin implements HttpFilterFactory, StreamPlugin {
   create(callbacks: FilterCallbacks): HttpFilter {
     const lease = this.#slot.acquire(this);
     if (lease === undefined) return failedFilter(this.failurePolicy, callbacks);
-    return new WasmStreamContext(lease.vm, lease.root, this, callbacks);
+    const Context = WasmStreamContext.classFor(lease.vm);
+    return new Context(lease.vm, lease.root, this, callbacks);
   }
 
   release(vm: WasmVm): void {

@@ -35,6 +35,8 @@ const OPTIONAL_CALLBACKS = [
   ['onResponseTrailers', 'proxy_on_response_trailers'],
 ] as const;
 const NO_STATE: ReadonlyMap<string, Uint8Array> = new Map();
+/** WasmStreamContext subclasses by the bit set of OPTIONAL_CALLBACKS a module lacks (see classFor). */
+const CLASS_BY_MISSING = new Map<number, typeof WasmStreamContext>();
 const DIR_REQUEST = 0;
 const DIR_RESPONSE = 1;
 
@@ -92,11 +94,26 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     this.#root = root;
     this.#plugin = plugin;
     this.#cb = callbacks;
-    // A callback the module does not export is a Continue in Envoy; hiding it lets the chain skip
-    // this filter for bodies and trailers (and stream bodies without a stage in between).
-    for (const [method, exported] of OPTIONAL_CALLBACKS) {
-      if (!vm.has(exported)) Object.defineProperty(this, method, { value: undefined });
+  }
+
+  /**
+   * The class to instantiate for `vm`'s module. A callback the module does not export is a
+   * Continue in Envoy; a subclass whose prototype hides it lets the chain skip this filter for
+   * bodies and trailers (and stream bodies without a stage in between). One subclass per set of
+   * missing callbacks, so every stream of a module shares one shape.
+   */
+  static classFor(vm: WasmVm): typeof WasmStreamContext {
+    let missing = 0;
+    for (let i = 0; i < OPTIONAL_CALLBACKS.length; i++) if (!vm.has(OPTIONAL_CALLBACKS[i][1])) missing |= 1 << i;
+    let cls = CLASS_BY_MISSING.get(missing);
+    if (cls === undefined) {
+      cls = class extends WasmStreamContext {};
+      for (let i = 0; i < OPTIONAL_CALLBACKS.length; i++) {
+        if (missing & (1 << i)) Object.defineProperty(cls.prototype, OPTIONAL_CALLBACKS[i][0], { value: undefined });
+      }
+      CLASS_BY_MISSING.set(missing, cls);
     }
+    return cls;
   }
 
   get root(): RootContext {

@@ -162,6 +162,35 @@ describe('GuestMemory u32', () => {
   });
 });
 
+describe('GuestMemory.view', () => {
+  test('is a view of guest memory (no copy), bounds-checked like read', () => {
+    const { mem, bytes } = plain(8);
+    bytes.set([1, 2, 3, 4], 2);
+    const v = mem.view(2, 4) as Uint8Array;
+    assert.deepEqual(v, Uint8Array.of(1, 2, 3, 4));
+    bytes[3] = 9;
+    assert.equal(v[1], 9, 'a view sees later writes');
+    assert.deepEqual(mem.view(8, 0), new Uint8Array(0));
+    assert.equal(mem.view(5, 4), undefined);
+    for (const n of BAD_NUMBERS) {
+      assert.equal(mem.view(n, 1), undefined);
+      assert.equal(mem.view(0, n), undefined);
+    }
+  });
+});
+
+describe('GuestMemory.writeLatin1', () => {
+  test('writes one byte per char, keeping the low 8 bits, and refuses what does not fit', () => {
+    const { mem, bytes } = plain(6);
+    assert.equal(mem.writeLatin1(1, 'a\u00ff\u0100\r'), true);
+    assert.deepEqual(bytes, Uint8Array.of(0, 0x61, 0xff, 0x00, 0x0d, 0));
+    assert.equal(mem.writeLatin1(3, 'four'), false);
+    assert.deepEqual(bytes, Uint8Array.of(0, 0x61, 0xff, 0x00, 0x0d, 0), 'nothing written');
+    assert.equal(mem.writeLatin1(6, ''), true);
+    for (const n of BAD_NUMBERS) assert.equal(mem.writeLatin1(n, 'x'), false);
+  });
+});
+
 describe('GuestMemory.readString', () => {
   test('decodes UTF-8 and replaces invalid bytes with U+FFFD', () => {
     const { mem, bytes } = plain(8);
@@ -196,6 +225,19 @@ describe('GuestMemory over WebAssembly.Memory', () => {
     assert.deepEqual(mem.read(2 * PAGE - 1, 1), Uint8Array.of(0));
     assert.equal(mem.read(2 * PAGE, 1), undefined);
     assert.deepEqual(mem.read(2 * PAGE, 0), new Uint8Array(0));
+  });
+
+  test('u32 access uses the grown buffer after a grow (no stale cached view)', () => {
+    const wasm = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    const mem = new GuestMemory(wasm);
+    assert.equal(mem.writeU32(8, 7), true);
+    assert.equal(mem.readU32(8), 7);
+    wasm.grow(1);
+    assert.equal(mem.writeU32(PAGE + 8, 0xfeedface), true);
+    assert.equal(mem.readU32(PAGE + 8), 0xfeedface);
+    assert.equal(mem.readU32(8), 7);
+    assert.equal(mem.writeLatin1(PAGE + 100, 'hi'), true);
+    assert.deepEqual(mem.view(PAGE + 100, 2), Uint8Array.of(0x68, 0x69));
   });
 
   test('keeps a read copy valid after the memory grows', () => {
