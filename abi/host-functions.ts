@@ -100,39 +100,30 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
    * leaks a guest allocation), writes 0/0 for empty, else one exact-size allocation.
    */
   function returnBytes(bytes: Uint8Array, ptrPtr: number, sizePtr: number): WasmResult {
-    const m = mem();
-    if (m === undefined || !words(m, ptrPtr, sizePtr)) return IMA;
-    if (bytes.byteLength === 0) {
-      m.writeU32(ptrPtr, 0);
-      m.writeU32(sizePtr, 0);
-      return Ok;
-    }
     // Copy first: `bytes` may be a view of host state the allocator's callbacks could change.
-    const copy = bytes.slice();
-    const addr = host.allocate(copy.byteLength) >>> 0;
-    if (addr === 0) return IMA;
-    const after = mem();
-    if (after === undefined || !after.write(addr, copy)) return IMA;
-    after.writeU32(ptrPtr, addr);
-    after.writeU32(sizePtr, copy.byteLength);
-    return Ok;
+    return returnBlock(bytes.byteLength === 0 ? bytes : bytes.slice(), ptrPtr, sizePtr);
   }
 
   /** `returnBytes` for a byte string, written straight into the allocation (strings cannot change under the allocator). */
   function returnLatin1(s: string, ptrPtr: number, sizePtr: number): WasmResult {
+    return returnBlock(s, ptrPtr, sizePtr);
+  }
+
+  function returnBlock(block: Uint8Array | string, ptrPtr: number, sizePtr: number): WasmResult {
     const m = mem();
     if (m === undefined || !words(m, ptrPtr, sizePtr)) return IMA;
-    if (s.length === 0) {
+    const len = typeof block === 'string' ? block.length : block.byteLength;
+    if (len === 0) {
       m.writeU32(ptrPtr, 0);
       m.writeU32(sizePtr, 0);
       return Ok;
     }
-    const addr = host.allocate(s.length) >>> 0;
+    const addr = host.allocate(len) >>> 0;
     if (addr === 0) return IMA;
     const after = mem();
-    if (after === undefined || !after.writeLatin1(addr, s)) return IMA;
+    if (after === undefined || !(typeof block === 'string' ? after.writeLatin1(addr, block) : after.write(addr, block))) return IMA;
     after.writeU32(ptrPtr, addr);
-    after.writeU32(sizePtr, s.length);
+    after.writeU32(sizePtr, len);
     return Ok;
   }
 

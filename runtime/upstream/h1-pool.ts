@@ -752,14 +752,17 @@ export class H1Pool {
     // The request this connection was opened for fails; the others wait for another attempt.
     const req = this.#shift();
     if (req !== undefined) req.fail(err);
-    this.#grow();
-    this.#failStranded();
-    this.#maybeClosed();
+    this.#afterLoss();
   }
 
   disconnected(): void {
     this.#conns--;
     this.options.onDisconnect?.();
+    this.#afterLoss();
+  }
+
+  /** A connection slot freed up: open one for waiting requests, or settle a closing pool. */
+  #afterLoss(): void {
     this.#grow();
     this.#failStranded();
     this.#maybeClosed();
@@ -772,11 +775,7 @@ export class H1Pool {
     if (conn.upgraded && conn.connected && !conn.closed) {
       // An upgraded socket leaves the pool: it no longer counts as one of its connections.
       conn.closed = true;
-      this.#conns--;
-      this.options.onDisconnect?.();
-      this.#grow();
-      this.#failStranded();
-      this.#maybeClosed();
+      this.disconnected();
     }
   }
 
