@@ -36,8 +36,14 @@ const NodeBuffer = (globalThis as unknown as { Buffer?: { from(b: ArrayBufferLik
 
 /** Byte string (one char per byte) of `bytes`. */
 export function bytesToLatin1(bytes: Uint8Array): string {
-  if (bytes.length === 0) return '';
-  if (NodeBuffer !== undefined) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.length).latin1Slice(0, bytes.length);
+  const n = bytes.length;
+  // Short strings (header names, most values): a loop beats the native call's fixed cost.
+  if (n <= 16) {
+    let s = '';
+    for (let i = 0; i < n; i++) s += String.fromCharCode(bytes[i]);
+    return s;
+  }
+  if (NodeBuffer !== undefined) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, n).latin1Slice(0, n);
   let out = '';
   const CHUNK = 8192;
   for (let i = 0; i < bytes.length; i += CHUNK) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decodePairs, encodePairs } from '../../abi/header-pairs.ts';
+import { bytesToLatin1, decodePairs, encodePairs } from '../../abi/header-pairs.ts';
 import { prng } from '../helpers/prng.ts';
 
 // The §5.1 example {"a":"1","b":"22"}, 29 bytes.
@@ -170,4 +170,15 @@ describe('decodePairs', () => {
     }
     assert.ok(accepted > 0, 'the fuzz corpus should include some well-formed buffers');
   });
+});
+
+test('bytesToLatin1 maps every byte to the char of the same code, on the short and the long path', () => {
+  const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+  const s = bytesToLatin1(all);
+  assert.equal(s.length, 256);
+  for (let i = 0; i < 256; i++) assert.equal(s.charCodeAt(i), i);
+  for (const len of [0, 1, 15, 16, 17, 40]) {
+    const part = all.subarray(200, 200 + len);
+    assert.equal(bytesToLatin1(part), Buffer.from(part).toString('latin1'), `length ${len}`);
+  }
 });
