@@ -22,7 +22,6 @@ import { HTTPParser } from '_http_common';
 
 export interface UpstreamController {
   readonly paused: boolean;
-  readonly aborted: boolean;
   /** Stops reading the response (backpressure). */
   pause(): void;
   resume(): void;
@@ -129,7 +128,6 @@ class PoolRequest implements UpstreamController {
   headText = '';
   conn: Conn | undefined = undefined;
   paused = false;
-  aborted = false;
   /** The whole request, body included, is on the wire. */
   sent = false;
   /** The response said the connection stays open. */
@@ -160,8 +158,6 @@ class PoolRequest implements UpstreamController {
   }
 
   abort(reason: Error): void {
-    if (this.state === Done) return;
-    this.aborted = true;
     this.fail(reason);
   }
 
