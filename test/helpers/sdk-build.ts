@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assemblyScriptVersion, buildFilter, filterBuildFlags } from '../../runtime/toolchain/build.ts';
@@ -81,4 +81,12 @@ export async function buildSdkFilter(entry: string, opts: SdkBuildOptions = {}):
     const readOutsideClosure = built.sources.some((p) => !known.has(p) && !p.split(sep).includes('node_modules'));
     return { wasm: built.wasm, cacheable: !readOutsideClosure };
   });
+}
+
+/** Builds `test/fixtures/sdk/<name>.ts` into `<dir>/<name>.wasm` and returns that path. */
+export async function buildSdkFixtureInto(dir: string, name: string): Promise<string> {
+  const bytes = await buildSdkFilter(join(ROOT, 'test', 'fixtures', 'sdk', `${name}.ts`));
+  const file = join(dir, `${name}.wasm`);
+  writeFileSync(file, bytes);
+  return file;
 }

@@ -33,6 +33,15 @@ export function echoHandler(extra?: (req: http.IncomingMessage, res: http.Server
   };
 }
 
+/** An upstream that answers with the request body it received, unchanged. */
+export function bodyEchoHandler(): http.RequestListener {
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => res.end(Buffer.concat(chunks)));
+  };
+}
+
 /** A TCP port that nothing listens on (bound then released). */
 export async function closedPort(): Promise<number> {
   const s = net.createServer();

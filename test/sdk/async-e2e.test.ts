@@ -1,15 +1,15 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { GRPC_RESPONSE_HEADERS, grpcFrame, grpcMessages } from '../helpers/grpc-frames.ts';
 import { proxyYaml, startProxy } from '../helpers/proxy.ts';
-import { buildSdkFilter } from '../helpers/sdk-build.ts';
-import { echoHandler, eventually, startUpstream } from '../helpers/servers.ts';
+import { buildSdkFixtureInto } from '../helpers/sdk-build.ts';
+import { bodyEchoHandler, echoHandler, eventually, startUpstream } from '../helpers/servers.ts';
 import { wasmFilter } from '../helpers/wasm.ts';
 
 /**
@@ -20,12 +20,7 @@ import { wasmFilter } from '../helpers/wasm.ts';
 const dir = mkdtempSync(join(tmpdir(), 'sluice-sdk-async-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
-async function build(name: string): Promise<string> {
-  const bytes = await buildSdkFilter(fileURLToPath(new URL(`../fixtures/sdk/${name}.ts`, import.meta.url)));
-  const file = join(dir, `${name}.wasm`);
-  writeFileSync(file, bytes);
-  return file;
-}
+const build = (name: string): Promise<string> => buildSdkFixtureInto(dir, name);
 
 const ticker = await build('ticker');
 const sink = await build('kitchen-sink');
@@ -37,25 +32,6 @@ async function get(port: number, path: string, init: RequestInit = {}) {
 
 // ---- a tiny gRPC server (node:http2, hand-written framing) ----------------------------------
 
-function frame(message: string): Buffer {
-  const body = Buffer.from(message);
-  const out = Buffer.alloc(5 + body.length);
-  out.writeUInt32BE(body.length, 1);
-  body.copy(out, 5);
-  return out;
-}
-
-function messages(buf: Buffer): string[] {
-  const out: string[] = [];
-  for (let at = 0; at + 5 <= buf.length; ) {
-    const len = buf.readUInt32BE(at + 1);
-    out.push(buf.subarray(at + 5, at + 5 + len).toString());
-    at += 5 + len;
-  }
-  return out;
-}
-
-const GRPC = { ':status': 200, 'content-type': 'application/grpc' } as const;
 
 async function startGrpc(t: TestContext): Promise<number> {
   const server = http2.createServer();
@@ -63,18 +39,18 @@ async function startGrpc(t: TestContext): Promise<number> {
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () => {
-      const got = messages(Buffer.concat(chunks));
+      const got = grpcMessages(Buffer.concat(chunks));
       const path = headers[':path'];
       if (path === '/sink.Echo/Say') {
-        stream.respond(GRPC, { waitForTrailers: true });
+        stream.respond(GRPC_RESPONSE_HEADERS, { waitForTrailers: true });
         stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-        stream.end(frame(`pong:${got.join(',')}:${headers['x-md'] ?? ''}`));
+        stream.end(grpcFrame(`pong:${got.join(',')}:${headers['x-md'] ?? ''}`));
       } else if (path === '/sink.Echo/Chat') {
-        stream.respond({ ...GRPC, 'x-initial': 'hi' }, { waitForTrailers: true });
+        stream.respond({ ...GRPC_RESPONSE_HEADERS, 'x-initial': 'hi' }, { waitForTrailers: true });
         stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-trailer': 'done' }));
-        stream.end(Buffer.concat(got.map((m) => frame(`echo-${m}`))));
+        stream.end(Buffer.concat(got.map((m) => grpcFrame(`echo-${m}`))));
       } else {
-        stream.respond({ ...GRPC, 'grpc-status': '9', 'grpc-message': 'nope' }, { endStream: true });
+        stream.respond({ ...GRPC_RESPONSE_HEADERS, 'grpc-status': '9', 'grpc-message': 'nope' }, { endStream: true });
       }
     });
   });
@@ -130,11 +106,7 @@ test('a gRPC stream opened with the SDK delivers metadata, messages and close to
 });
 
 test('the kitchen-sink filter runs: pairs, foreign functions, JSON, log level, time, Math.random, body edits', async (t) => {
-  const up = await startUpstream(t, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => res.end(Buffer.concat(chunks)));
-  });
+  const up = await startUpstream(t, bodyEchoHandler());
   const p = await startProxy(t, proxyYaml({
     clusters: [{ name: 'backend', ports: [up.port] }],
     filters: wasmFilter({ file: sink, rootId: 'sink' }),

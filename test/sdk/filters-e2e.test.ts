@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { proxyYaml, startProxy } from '../helpers/proxy.ts';
-import { buildSdkFilter } from '../helpers/sdk-build.ts';
-import { echoHandler, startUpstream } from '../helpers/servers.ts';
+import { buildSdkFixtureInto } from '../helpers/sdk-build.ts';
+import { bodyEchoHandler, echoHandler, startUpstream } from '../helpers/servers.ts';
 import { wasmFilter } from '../helpers/wasm.ts';
 
 /**
@@ -16,12 +15,7 @@ import { wasmFilter } from '../helpers/wasm.ts';
 const dir = mkdtempSync(join(tmpdir(), 'sluice-sdk-e2e-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
-async function build(name: string): Promise<string> {
-  const bytes = await buildSdkFilter(fileURLToPath(new URL(`../fixtures/sdk/${name}.ts`, import.meta.url)));
-  const file = join(dir, `${name}.wasm`);
-  writeFileSync(file, bytes);
-  return file;
-}
+const build = (name: string): Promise<string> => buildSdkFixtureInto(dir, name);
 
 const headers = await build('headers');
 const callout = await build('callout');
@@ -77,11 +71,7 @@ test('an SDK filter answers with a local response that passes back through its r
 });
 
 test('an SDK filter buffers a request body and replaces it whole', async (t) => {
-  const up = await startUpstream(t, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => res.end(Buffer.concat(chunks)));
-  });
+  const up = await startUpstream(t, bodyEchoHandler());
   const p = await startProxy(t, proxyYaml({
     clusters: [{ name: 'backend', ports: [up.port] }],
     filters: wasmFilter({ file: headers, rootId: 'headers' }),

@@ -16,6 +16,7 @@ import {
   type GrpcMetadata,
   type GrpcRequest,
 } from '../../runtime/wasm/grpc-client.ts';
+import { GRPC_RESPONSE_HEADERS, grpcFrame, grpcMessages } from '../helpers/grpc-frames.ts';
 import { closedPort } from '../helpers/servers.ts';
 import { prng } from '../helpers/prng.ts';
 
@@ -25,25 +26,6 @@ const dec = new TextDecoder();
 
 // --- a tiny gRPC echo server: node:http2 and hand-written framing, no gRPC library -------------
 
-function frame(message: string | Uint8Array): Buffer {
-  const body = typeof message === 'string' ? Buffer.from(message) : Buffer.from(message);
-  const out = Buffer.alloc(5 + body.length);
-  out.writeUInt32BE(body.length, 1);
-  body.copy(out, 5);
-  return out;
-}
-
-function parseFrames(buf: Buffer): string[] {
-  const out: string[] = [];
-  for (let at = 0; at + 5 <= buf.length; ) {
-    const len = buf.readUInt32BE(at + 1);
-    out.push(buf.subarray(at + 5, at + 5 + len).toString());
-    at += 5 + len;
-  }
-  return out;
-}
-
-const GRPC_HEADERS = { ':status': 200, 'content-type': 'application/grpc' } as const;
 
 interface Echo {
   port: number;
@@ -83,9 +65,9 @@ async function handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
   switch (path) {
     case '/test.Echo/Unary': {
       const body = await readBody(stream);
-      const echoed: http2.OutgoingHttpHeaders = { ...GRPC_HEADERS, 'x-echo-tenant': headers['x-tenant'] ?? '' };
+      const echoed: http2.OutgoingHttpHeaders = { ...GRPC_RESPONSE_HEADERS, 'x-echo-tenant': headers['x-tenant'] ?? '' };
       if (headers['x-trace-bin'] !== undefined) echoed['x-trace-bin'] = headers['x-trace-bin'];
-      await replyWithTrailers(stream, echoed, [frame(Buffer.concat(parseFrames(body).map((m) => Buffer.from(m))))], {
+      await replyWithTrailers(stream, echoed, [grpcFrame(Buffer.concat(grpcMessages(body).map((m) => Buffer.from(m))))], {
         'grpc-status': '0',
         'x-trailer': 'done',
       });
@@ -93,43 +75,43 @@ async function handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     }
     case '/test.Echo/Fail':
       await readBody(stream);
-      await replyWithTrailers(stream, GRPC_HEADERS, [], { 'grpc-status': '9', 'grpc-message': 'bad%20thing%3A%20%C3%BC%25' });
+      await replyWithTrailers(stream, GRPC_RESPONSE_HEADERS, [], { 'grpc-status': '9', 'grpc-message': 'bad%20thing%3A%20%C3%BC%25' });
       return;
     case '/test.Echo/TrailersOnly':
-      stream.respond({ ...GRPC_HEADERS, 'grpc-status': '5', 'grpc-message': 'no%20such%20thing' }, { endStream: true });
+      stream.respond({ ...GRPC_RESPONSE_HEADERS, 'grpc-status': '5', 'grpc-message': 'no%20such%20thing' }, { endStream: true });
       return;
     case '/test.Echo/Hang':
       return;
     case '/test.Echo/ServerStream': {
-      const all = Buffer.concat(SPLIT_MESSAGES.map(frame));
+      const all = Buffer.concat(SPLIT_MESSAGES.map(grpcFrame));
       // A prefix split in two, several messages in one chunk, a message split across chunks.
       const cuts = [0, 2, 6, 30, 100, all.length];
       const chunks = cuts.slice(1).map((end, i) => all.subarray(cuts[i], end));
-      await replyWithTrailers(stream, GRPC_HEADERS, chunks, { 'grpc-status': '0' });
+      await replyWithTrailers(stream, GRPC_RESPONSE_HEADERS, chunks, { 'grpc-status': '0' });
       return;
     }
     case '/test.Echo/Collect': {
-      const messages = parseFrames(await readBody(stream));
+      const messages = grpcMessages(await readBody(stream));
       const trailers = { 'grpc-status': '0', 'x-count': String(messages.length) };
-      await replyWithTrailers(stream, GRPC_HEADERS, [frame(messages.join(','))], trailers);
+      await replyWithTrailers(stream, GRPC_RESPONSE_HEADERS, [grpcFrame(messages.join(','))], trailers);
       return;
     }
     case '/test.Echo/Ticker':
-      stream.respond(GRPC_HEADERS);
-      stream.write(Buffer.concat([frame('tick-1'), frame('tick-2')]));
-      stream.write(frame('tick-3'));
+      stream.respond(GRPC_RESPONSE_HEADERS);
+      stream.write(Buffer.concat([grpcFrame('tick-1'), grpcFrame('tick-2')]));
+      stream.write(grpcFrame('tick-3'));
       return;
     case '/test.Echo/Big':
       await readBody(stream);
-      await replyWithTrailers(stream, GRPC_HEADERS, [frame(Buffer.alloc(2048, 1))], { 'grpc-status': '0' });
+      await replyWithTrailers(stream, GRPC_RESPONSE_HEADERS, [grpcFrame(Buffer.alloc(2048, 1))], { 'grpc-status': '0' });
       return;
     case '/test.Echo/TwoReplies':
       await readBody(stream);
-      await replyWithTrailers(stream, GRPC_HEADERS, [frame('a'), frame('b')], { 'grpc-status': '0' });
+      await replyWithTrailers(stream, GRPC_RESPONSE_HEADERS, [grpcFrame('a'), grpcFrame('b')], { 'grpc-status': '0' });
       return;
     case '/test.Echo/NoReply':
       await readBody(stream);
-      await replyWithTrailers(stream, GRPC_HEADERS, [], { 'grpc-status': '0' });
+      await replyWithTrailers(stream, GRPC_RESPONSE_HEADERS, [], { 'grpc-status': '0' });
       return;
     case '/test.Echo/Overloaded':
       stream.respond({ ':status': 503, 'content-type': 'text/plain' });
@@ -143,16 +125,16 @@ async function handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
       stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
       return;
     case '/test.Echo/BadStatus':
-      stream.respond({ ...GRPC_HEADERS, 'grpc-status': '17' }, { endStream: true });
+      stream.respond({ ...GRPC_RESPONSE_HEADERS, 'grpc-status': '17' }, { endStream: true });
       return;
     case '/test.Echo/NoTrailers':
       await readBody(stream);
-      stream.respond(GRPC_HEADERS);
-      stream.end(frame('x'));
+      stream.respond(GRPC_RESPONSE_HEADERS);
+      stream.end(grpcFrame('x'));
       return;
     case '/test.Echo/Truncated':
       await readBody(stream);
-      await replyWithTrailers(stream, GRPC_HEADERS, [frame('abcdef').subarray(0, 7)], { 'grpc-status': '0' });
+      await replyWithTrailers(stream, GRPC_RESPONSE_HEADERS, [grpcFrame('abcdef').subarray(0, 7)], { 'grpc-status': '0' });
       return;
     case '/test.Echo/ResetCancel':
       stream.close(http2.constants.NGHTTP2_CANCEL);
@@ -548,7 +530,7 @@ async function eventuallyRequested(echo: Echo, n: number): Promise<void> {
 describe('gRPC framing and header helpers', () => {
   test('GrpcMessageDecoder reassembles every way of splitting a stream into chunks', () => {
     const messages = ['', 'a', 'hello world', 'z'.repeat(70)];
-    const all = Buffer.concat(messages.map(frame));
+    const all = Buffer.concat(messages.map(grpcFrame));
     const rand = prng(0x6772);
     for (let round = 0; round < 300; round++) {
       const d = new GrpcMessageDecoder(DEFAULT_MAX_RECEIVE_MESSAGE_BYTES);
@@ -571,7 +553,7 @@ describe('gRPC framing and header helpers', () => {
     assert.equal(new GrpcMessageDecoder(1024).push(Buffer.from([1, 0, 0, 0, 0])).error?.status, 13);
     assert.equal(new GrpcMessageDecoder(1024).push(Buffer.from([7, 0, 0, 0, 0])).error?.status, 13);
     const partial = new GrpcMessageDecoder(1024);
-    assert.deepEqual(partial.push(Buffer.concat([frame('ok'), Buffer.from([0, 0])])).messages.map((m) => dec.decode(m)), ['ok']);
+    assert.deepEqual(partial.push(Buffer.concat([grpcFrame('ok'), Buffer.from([0, 0])])).messages.map((m) => dec.decode(m)), ['ok']);
     assert.equal(partial.pending, true);
   });
 

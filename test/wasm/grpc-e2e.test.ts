@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
+import { grpcFrame, grpcMessages } from '../helpers/grpc-frames.ts';
 import { proxyYaml, startProxy } from '../helpers/proxy.ts';
 import { echoHandler, startUpstream } from '../helpers/servers.ts';
 import { buildFixtureInto, wasmFilter } from '../helpers/wasm.ts';
@@ -15,22 +16,6 @@ const dir = mkdtempSync(join(tmpdir(), 'sluice-grpc-e2e-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const guest = await buildFixtureInto(dir, 'grpc.ts');
 
-function frame(msg: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head.writeUInt32BE(msg.length, 1);
-  return Buffer.concat([head, msg]);
-}
-
-function unframe(buf: Buffer): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 5 <= buf.length; ) {
-    const n = buf.readUInt32BE(i + 1);
-    out.push(buf.subarray(i + 5, i + 5 + n).toString());
-    i += 5 + n;
-  }
-  return out;
-}
-
 /** A gRPC server (h2c) with test.Echo/Echo (unary echo, or an error for /fail) and test.Echo/Chat (echoes each message upper-cased). */
 async function startGrpc(t: TestContext): Promise<number> {
   const server = http2.createServer();
@@ -38,7 +23,7 @@ async function startGrpc(t: TestContext): Promise<number> {
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () => {
-      const msgs = unframe(Buffer.concat(chunks));
+      const msgs = grpcMessages(Buffer.concat(chunks));
       if (headers[':path'] === '/test.Echo/Echo' && msgs[0] === '/fail') {
         stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '7', 'grpc-message': 'not%20allowed' }, { endStream: true });
         return;
@@ -46,7 +31,7 @@ async function startGrpc(t: TestContext): Promise<number> {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
       stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
       const replies = headers[':path'] === '/test.Echo/Chat' ? msgs.map((m) => m.toUpperCase()) : [`echo:${msgs[0]}`];
-      stream.end(Buffer.concat(replies.map((r) => frame(Buffer.from(r)))));
+      stream.end(Buffer.concat(replies.map((r) => grpcFrame(r))));
     });
   });
   server.listen(0, '127.0.0.1');

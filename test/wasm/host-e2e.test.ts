@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { proxyYaml, startProxy } from '../helpers/proxy.ts';
-import { echoHandler, startUpstream } from '../helpers/servers.ts';
+import { bodyEchoHandler, echoHandler, startUpstream } from '../helpers/servers.ts';
 import { buildFixtureInto, wasmFilter } from '../helpers/wasm.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-wasm-e2e-'));
@@ -124,11 +124,7 @@ test('an http call to an unknown cluster is refused with BadArgument', async (t)
 });
 
 test('a buffered request body is presented whole and can be replaced', async (t) => {
-  const up = await startUpstream(t, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => res.end(Buffer.concat(chunks)));
-  });
+  const up = await startUpstream(t, bodyEchoHandler());
   const p = await startProxy(t, proxyYaml({
     clusters: [{ name: 'backend', ports: [up.port] }],
     filters: wasmFilter({ file: behaviours, rootId: 'body' }),
