@@ -1,13 +1,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
 import { FilterHarness, type HarnessStream } from '../../runtime/testing/index.ts';
-import { canaryPlugin } from '../../runtime/wasm/canary.ts';
-import { compileModule } from '../../runtime/wasm/module.ts';
-import type { WasmPluginConfig } from '../../runtime/config/wasm.ts';
 import { ErrorCode } from '../../runtime/errors.ts';
 import { buildSdkFilter } from '../helpers/sdk-build.ts';
+import { canaryRefusal, type CanaryRefusal } from '../helpers/canary.ts';
 
 /**
  * filters/auth-call through its compiled (release) .wasm in the in-process harness: the test plays
@@ -36,28 +33,11 @@ function header(s: HarnessStream, where: 'upstream' | 'downstream', name: string
   return s[where].headers?.get(name) ?? undefined;
 }
 
-/**
- * Starts the plugin as Sluice does at load (the canary VM) and returns the refusal and the lines
- * the filter logged. (FilterHarness.load throws on a refused configuration before its logs can
- * be read.)
- */
-function refusal(configuration: string): { code: unknown; logged: string[] } {
-  const logged: string[] = [];
-  const log = pino({ level: 'trace', base: undefined, timestamp: false }, { write: (line: string) => void logged.push((JSON.parse(line) as { msg: string }).msg) });
-  const plugin = {
-    name: 'auth-call',
-    rootId: 'auth-call',
-    vmId: '',
-    configuration: Buffer.from(configuration),
-    vmConfiguration: new Uint8Array(0),
-    environment: [],
-  } as Partial<WasmPluginConfig> as WasmPluginConfig;
-  try {
-    canaryPlugin(plugin, compileModule(wasm, 'auth-call.wasm'), log);
-  } catch (err) {
-    return { code: (err as { code?: unknown }).code, logged };
-  }
-  assert.fail(`configuration ${configuration} was accepted`);
+/** The plugin's refusal of `configuration` at load (the canary VM), with what it logged. */
+function refusal(configuration: string): CanaryRefusal {
+  const r = canaryRefusal(wasm, { rootId: 'auth-call', file: 'auth-call.wasm' }, configuration);
+  if (r === undefined) assert.fail(`configuration ${configuration} was accepted`);
+  return r;
 }
 
 test('sends the original method, prefixed path, authority, authorization and the checked headers, and holds the request', async (t) => {

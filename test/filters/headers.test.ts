@@ -1,12 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import { FilterHarness } from '../../runtime/testing/index.ts';
-import { canaryPlugin } from '../../runtime/wasm/canary.ts';
-import { compileModule } from '../../runtime/wasm/module.ts';
-import type { WasmPluginConfig } from '../../runtime/config/wasm.ts';
 import { buildSdkFilter } from '../helpers/sdk-build.ts';
+import { canaryRefusal, type CanaryRefusal } from '../helpers/canary.ts';
 
 /**
  * filters/headers, compiled as it ships (release) and driven through the in-process harness:
@@ -22,20 +19,9 @@ function load(t: { after(fn: () => void): void }, config: unknown): FilterHarnes
   return h;
 }
 
-/**
- * Runs the plugin's start-up the way Sluice does at load and in `sluice validate` (the canary VM)
- * and returns the refusal with the guest's error log lines, or undefined when it was accepted.
- */
-function refusal(configuration: string): { error: string; logged: string[] } | undefined {
-  const logged: string[] = [];
-  const log = pino({ level: 'trace', base: undefined }, { write: (line: string) => void logged.push((JSON.parse(line) as { msg: string }).msg) });
-  const config = { name: 'headers', rootId: 'headers', vmId: '', configuration: Buffer.from(configuration), vmConfiguration: new Uint8Array(0), environment: [] };
-  try {
-    canaryPlugin(config as unknown as WasmPluginConfig, compileModule(wasm, 'headers.wasm'), log);
-    return undefined;
-  } catch (err) {
-    return { error: (err as Error).message, logged };
-  }
+/** The plugin's refusal of `configuration` at load (the canary VM), or undefined when accepted. */
+function refusal(configuration: string): CanaryRefusal | undefined {
+  return canaryRefusal(wasm, { rootId: 'headers', file: 'headers.wasm' }, configuration);
 }
 
 test('request rules add, set, remove and rename headers before the request goes upstream', async (t) => {

@@ -1,13 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import { FilterHarness, type HarnessOptions } from '../../runtime/testing/index.ts';
-import { canaryPlugin } from '../../runtime/wasm/canary.ts';
-import { compileModule } from '../../runtime/wasm/module.ts';
-import type { WasmPluginConfig } from '../../runtime/config/wasm.ts';
 import { buildSdkFilter } from '../helpers/sdk-build.ts';
 import { prng } from '../helpers/prng.ts';
+import { canaryRefusal, type CanaryRefusal } from '../helpers/canary.ts';
 
 /**
  * filters/json-body, compiled as it ships (release) and driven through the in-process harness:
@@ -51,16 +48,9 @@ async function respond(h: FilterHarness, body: string, headers: Record<string, s
   return s;
 }
 
-function refusal(configuration: string): { error: string; logged: string[] } | undefined {
-  const logged: string[] = [];
-  const log = pino({ level: 'trace', base: undefined }, { write: (line: string) => void logged.push((JSON.parse(line) as { msg: string }).msg) });
-  const config = { name: 'json_body', rootId: 'json_body', vmId: '', configuration: Buffer.from(configuration), vmConfiguration: new Uint8Array(0), environment: [] };
-  try {
-    canaryPlugin(config as unknown as WasmPluginConfig, compileModule(wasm, 'json-body.wasm'), log);
-    return undefined;
-  } catch (err) {
-    return { error: (err as Error).message, logged };
-  }
+/** The plugin's refusal of `configuration` at load (the canary VM), or undefined when accepted. */
+function refusal(configuration: string): CanaryRefusal | undefined {
+  return canaryRefusal(wasm, { rootId: 'json_body', file: 'json-body.wasm' }, configuration);
 }
 
 test('a request body is buffered whole, rewritten (set, remove, rename) and sent on without content-length', async (t) => {

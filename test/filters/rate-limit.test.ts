@@ -1,13 +1,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
 import { FilterHarness, type HarnessStream } from '../../runtime/testing/index.ts';
-import { canaryPlugin } from '../../runtime/wasm/canary.ts';
-import { compileModule } from '../../runtime/wasm/module.ts';
-import type { WasmPluginConfig } from '../../runtime/config/wasm.ts';
 import { ErrorCode } from '../../runtime/errors.ts';
 import { buildSdkFilter } from '../helpers/sdk-build.ts';
+import { canaryRefusal, type CanaryRefusal } from '../helpers/canary.ts';
 
 /**
  * filters/rate-limit through its compiled (release) .wasm in the in-process harness. The host
@@ -56,24 +53,11 @@ function fnv1a64(s: string): string {
   return h.toString(16).padStart(16, '0');
 }
 
-/** Starts the plugin as Sluice does at load (the canary VM); returns the refusal and what the filter logged. */
-function refusal(configuration: string): { code: unknown; logged: string[] } {
-  const logged: string[] = [];
-  const log = pino({ level: 'trace', base: undefined, timestamp: false }, { write: (line: string) => void logged.push((JSON.parse(line) as { msg: string }).msg) });
-  const plugin = {
-    name: 'rate-limit',
-    rootId: 'rate-limit',
-    vmId: '',
-    configuration: Buffer.from(configuration),
-    vmConfiguration: new Uint8Array(0),
-    environment: [],
-  } as Partial<WasmPluginConfig> as WasmPluginConfig;
-  try {
-    canaryPlugin(plugin, compileModule(wasm, 'rate-limit.wasm'), log);
-  } catch (err) {
-    return { code: (err as { code?: unknown }).code, logged };
-  }
-  assert.fail(`configuration ${configuration} was accepted`);
+/** The plugin's refusal of `configuration` at load (the canary VM), with what it logged. */
+function refusal(configuration: string): CanaryRefusal {
+  const r = canaryRefusal(wasm, { rootId: 'rate-limit', file: 'rate-limit.wasm' }, configuration);
+  if (r === undefined) assert.fail(`configuration ${configuration} was accepted`);
+  return r;
 }
 
 test('one bucket lets max_tokens requests through, then answers 429 with retry-after and the x-ratelimit headers', async (t) => {
