@@ -1,5 +1,5 @@
 // Node's native HTTP/1 parser (llhttp), as `node:_http_common` exposes it to `node:http`.
-// Only what runtime/upstream/h1-pool.ts uses is declared.
+// Only what runtime/upstream/h1-pool.ts and runtime/http/h1-codec.ts use is declared.
 declare module '_http_common' {
   export class HTTPParser {
     static readonly REQUEST: 1;
@@ -22,4 +22,10 @@ declare module '_http_common' {
     resume(): void;
     [slot: number]: unknown;
   }
+  /** Method names by llhttp's method number (what kOnHeadersComplete passes). */
+  export const methods: readonly string[];
+  /** True when the value has a character HTTP/1.1 cannot carry in a header value. */
+  export function _checkInvalidHeaderChar(value: string): boolean;
+  /** True when the name is an HTTP token. */
+  export function _checkIsHttpToken(name: string): boolean;
 }

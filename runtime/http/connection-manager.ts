@@ -1,6 +1,5 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import net from 'node:net';
 import { HeaderMap } from './header-map.ts';
 import { newStreamInfo, type StreamInfo } from './stream-info.ts';
 import { HttpStream } from './http-stream.ts';
@@ -8,22 +7,10 @@ import type { HcmRuntime } from './hcm-runtime.ts';
 import { mutateRequestHeaders } from './request-headers.ts';
 import { ResponseFlag } from './response-flags.ts';
 import { proxyUpgrade } from './upgrade.ts';
-import { SluiceRequest, SluiceResponse } from './messages.ts';
+import { H1ServerConnection, type H1CodecSettings, type H1ConnectionHooks, type H1Exchange } from './h1-codec.ts';
+import { IdleSweeper } from './idle-sweeper.ts';
 import type { Counter, Gauge } from '../stats/types.ts';
 import * as defaults from '../config/defaults.ts';
-
-interface ConnectionState {
-  id: number;
-  remote: string;
-  remoteIp: string;
-  local: string;
-  requests: number;
-  /** Past max_connection_duration: the next response closes the connection. */
-  maxDurationReached: boolean;
-}
-
-/** For a request whose socket was never seen by the 'connection' handler (should not happen). */
-const UNKNOWN_CONNECTION: ConnectionState = { id: -1, remote: '', remoteIp: '', local: '', requests: 0, maxDurationReached: false };
 
 export interface ListenerStats {
   downstream_cx_total: Counter;
@@ -47,50 +34,30 @@ export interface ConnectionManagerOptions {
 
 /**
  * One listener's HTTP/1.1 server (Envoy's listener + http_connection_manager): accepts
- * connections, turns each request into an `HttpStream`, answers codec errors as Envoy does,
- * and drains on shutdown. The runtime (routes, filters, clusters) can be replaced at any time;
- * each stream keeps the one it started with.
+ * connections, runs the HTTP/1.1 codec (h1-codec.ts) on each, turns each request into an
+ * `HttpStream`, answers codec errors as Envoy does, and drains on shutdown. The runtime (routes,
+ * filters, clusters) can be replaced at any time; each stream keeps the one it started with.
  */
-export class ConnectionManager {
-  readonly server: http.Server<typeof SluiceRequest, typeof SluiceResponse>;
+export class ConnectionManager implements H1ConnectionHooks {
+  readonly server: net.Server;
   #rt: HcmRuntime;
   readonly #opts: ConnectionManagerOptions;
-  readonly #conns = new WeakMap<Socket, ConnectionState>();
-  readonly #open = new Set<Socket>();
+  readonly #open = new Set<H1ServerConnection>();
   #nextConn = 0;
   #draining = false;
   #listenerStats: ListenerStats | undefined;
+  /** Read by every connection's codec for each request, so a reload applies from the next request. */
+  readonly #settings: H1CodecSettings = { maxHeaderSize: 0, headersTimeoutMs: 0, maxRequestsPerConnection: 0 };
+  /** common_http_protocol_options.idle_timeout; 0 disables it. */
   #idleTimeoutMs = 0;
+  #idleSweeper: IdleSweeper | undefined;
 
   constructor(rt: HcmRuntime, opts: ConnectionManagerOptions) {
     this.#rt = rt;
     this.#opts = opts;
-    const cfg = rt.config;
-    const headersTimeout = cfg.request_headers_timeout ?? 0;
-    this.server = http.createServer({
-      requestTimeout: 0,
-      // How often Node checks headersTimeout; fixed for the server's life (a reload that enables
-      // request_headers_timeout on a running listener gets the 30 s check period).
-      connectionsCheckingInterval: headersTimeout > 0 ? Math.max(50, Math.min(1000, headersTimeout / 4)) : 30_000,
-      requireHostHeader: false,
-      joinDuplicateHeaders: false,
-      noDelay: true,
-      maxHeadersCount: 0,
-      IncomingMessage: SluiceRequest,
-      ServerResponse: SluiceResponse,
-    } as http.ServerOptions<typeof SluiceRequest, typeof SluiceResponse>);
-    this.#applySettings(cfg);
-    // idle_timeout: a connection with no request in flight (never used, or between keep-alive
-    // requests) is closed after this long. Node's socket timeout is inactivity-based; the
-    // handler ignores it while a response is in progress (stream timeouts cover that).
-    // Between requests Node arms keepAliveTimeout; a new connection gets the same timeout until
-    // its first request (armed in #onConnection, cleared in #onRequest). No timer runs while a
-    // request is in flight, so socket I/O does not pay for refreshing one.
-    this.server.on('timeout', this.#onSocketIdle);
-    this.server.on('connection', this.#onConnection);
-    this.server.on('request', this.#onRequest);
-    this.server.on('upgrade', this.#onUpgrade);
-    this.server.on('clientError', this.#onClientError);
+    // allowHalfOpen: the codec decides what a client's FIN means (a truncated request is answered).
+    this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.#onConnection(socket));
+    this.#applySettings(rt.config);
   }
 
   get runtime(): HcmRuntime {
@@ -98,9 +65,9 @@ export class ConnectionManager {
   }
 
   /**
-   * New streams use `rt` from now on; streams in flight keep theirs. The server-level settings
-   * (header size and timeout, idle timeout, max requests per connection) apply to connections and
-   * requests from now on; open connections stay open.
+   * New streams use `rt` from now on; streams in flight keep theirs. The codec settings (header
+   * size and timeout, idle timeout, max requests per connection) apply from the next request or
+   * idle period; open connections stay open.
    */
   setRuntime(rt: HcmRuntime): void {
     rt.draining ||= this.#draining;
@@ -108,22 +75,17 @@ export class ConnectionManager {
     this.#applySettings(rt.config);
   }
 
-  /** The HCM options Node's server implements, read by Node for each new connection / request. */
   #applySettings(cfg: HcmRuntime['config']): void {
-    const server = this.server as http.Server & { maxHeaderSize: number };
-    server.maxHeaderSize = (cfg.max_request_headers_kb ?? defaults.DEFAULT_MAX_REQUEST_HEADERS_KB) * 1024;
-    const headersTimeout = cfg.request_headers_timeout ?? 0;
-    // Node needs a positive headers timeout; "disabled" (Envoy's default) becomes a very long one.
-    server.headersTimeout = headersTimeout > 0 ? headersTimeout : 24 * 3600 * 1000;
-    const idle = cfg.common_http_protocol_options?.idle_timeout ?? defaults.DEFAULT_IDLE_TIMEOUT_MS;
-    server.keepAliveTimeout = idle;
-    // Node 24 waits keepAliveTimeoutBuffer (1 s) longer than keepAliveTimeout before closing an
-    // idle keep-alive connection; Envoy closes at idle_timeout.
-    (server as { keepAliveTimeoutBuffer?: number }).keepAliveTimeoutBuffer = 0;
-    this.#idleTimeoutMs = idle;
-    // Node closes the connection (with `connection: close`) after this many requests.
+    const s = this.#settings;
+    s.maxHeaderSize = (cfg.max_request_headers_kb ?? defaults.DEFAULT_MAX_REQUEST_HEADERS_KB) * 1024;
+    s.headersTimeoutMs = cfg.request_headers_timeout ?? 0;
     const maxRequests = cfg.common_http_protocol_options?.max_requests_per_connection;
-    server.maxRequestsPerSocket = maxRequests !== undefined && maxRequests > 0 ? maxRequests : 0;
+    s.maxRequestsPerConnection = maxRequests !== undefined && maxRequests > 0 ? maxRequests : 0;
+    const idle = cfg.common_http_protocol_options?.idle_timeout ?? defaults.DEFAULT_IDLE_TIMEOUT_MS;
+    if (idle !== this.#idleTimeoutMs) {
+      this.#idleTimeoutMs = idle;
+      this.#idleSweeper = idle > 0 ? new IdleSweeper(idle) : undefined;
+    }
   }
 
   listen(): Promise<{ address: string; port: number }> {
@@ -152,49 +114,39 @@ export class ConnectionManager {
     this.#draining = true;
     this.#rt.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
+    for (const c of this.#open) if (c.idle) c.closeWhenIdle();
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
     const outcome = await Promise.race([closed.then(() => 'closed' as const), timer]);
     if (outcome === 'timeout') {
-      for (const s of this.#open) s.destroy();
-      this.server.closeAllConnections();
+      for (const c of this.#open) c.socket.destroy();
       await closed;
     }
   }
 
-  /** Envoy's max_connection_duration: drain the connection (close now if idle, else after its response). */
-  #onMaxDuration(socket: Socket, state: ConnectionState): void {
-    state.maxDurationReached = true;
-    this.#rt.stats.downstream_cx_max_duration_reached.inc();
-    const res = (socket as Socket & { _httpMessage?: SluiceResponse | null })._httpMessage;
-    if (res && !res.writableFinished && res.stream) res.stream.closeConnectionAfterResponse();
-    else socket.end();
+  /** Stops listening and closes every connection now (a listener that never went live). */
+  close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const c of this.#open) c.socket.destroy();
+    return closed;
   }
 
-  #onSocketIdle = (socket: Socket): void => {
-    const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (res && !res.writableFinished) return;
-    this.#rt.stats.downstream_cx_idle_timeout.inc();
-    socket.destroy();
-  };
+  /** Envoy's max_connection_duration: drain the connection (close now if idle, else after its response). */
+  #onMaxDuration(conn: H1ServerConnection): void {
+    this.#rt.stats.downstream_cx_max_duration_reached.inc();
+    const cur = conn.current;
+    if (cur !== undefined && cur.headersSent) cur.closeAfterResponse();
+    conn.closeWhenIdle();
+  }
 
-  #onConnection = (socket: Socket): void => {
+  #onConnection(socket: net.Socket): void {
     const n = this.#nextConn++;
-    const remoteIp = socket.remoteAddress ?? '';
-    const state: ConnectionState = {
-      id: this.#opts.connectionIdBase + n * this.#opts.connectionIdStride,
-      remote: `${remoteIp}:${socket.remotePort ?? 0}`,
-      remoteIp,
-      local: `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`,
-      requests: 0,
-      maxDurationReached: false,
-    };
-    this.#conns.set(socket, state);
-    this.#open.add(socket);
-    if (this.#idleTimeoutMs > 0) socket.setTimeout(this.#idleTimeoutMs);
+    const conn = new H1ServerConnection(socket, this.#opts.connectionIdBase + n * this.#opts.connectionIdStride, this, this.#settings);
+    this.#open.add(conn);
+    if (this.#draining) conn.closing = true;
+    this.onIdle(conn);
     const maxDuration = this.#rt.config.common_http_protocol_options?.max_connection_duration;
     if (maxDuration !== undefined && maxDuration > 0) {
-      const timer = setTimeout(() => this.#onMaxDuration(socket, state), maxDuration);
+      const timer = setTimeout(() => this.#onMaxDuration(conn), maxDuration);
       socket.once('close', () => clearTimeout(timer));
     }
     const rt = this.#rt;
@@ -208,7 +160,6 @@ export class ConnectionManager {
     rt.stats.downstream_cx_http1_total.inc();
     rt.stats.downstream_cx_http1_active.inc();
     socket.once('close', () => {
-      this.#open.delete(socket);
       ls.downstream_cx_active.dec();
       ls.worker_cx_active.dec();
       ls.downstream_cx_destroy.inc();
@@ -216,13 +167,37 @@ export class ConnectionManager {
       rt.stats.downstream_cx_http1_active.dec();
       rt.stats.downstream_cx_destroy.inc();
     });
-  };
-
-  #connOf(socket: Socket): ConnectionState {
-    return this.#conns.get(socket) ?? UNKNOWN_CONNECTION;
   }
 
-  #newInfo(conn: ConnectionState, protocol: string): StreamInfo {
+  // ---- codec hooks ----
+
+  onIdle(conn: H1ServerConnection): void {
+    const sweeper = this.#idleSweeper;
+    if (sweeper === undefined) return;
+    conn.lastActivity = performance.now();
+    conn.idleTimeoutMs = this.#idleTimeoutMs;
+    conn.idleSweeper = sweeper;
+    sweeper.add(conn);
+  }
+
+  onBusy(conn: H1ServerConnection): void {
+    const sweeper = conn.idleSweeper;
+    if (sweeper === undefined) return;
+    conn.idleSweeper = undefined;
+    sweeper.delete(conn);
+  }
+
+  onIdleTimeout(conn: H1ServerConnection): void {
+    this.#rt.stats.downstream_cx_idle_timeout.inc();
+    conn.socket.destroy();
+  }
+
+  onClose(conn: H1ServerConnection): void {
+    this.#open.delete(conn);
+    this.onBusy(conn);
+  }
+
+  #newInfo(conn: H1ServerConnection, protocol: string): StreamInfo {
     return newStreamInfo({
       protocol,
       connectionId: conn.id,
@@ -233,12 +208,12 @@ export class ConnectionManager {
   }
 
   /** Builds the request header map (pseudo-headers first) and applies the HCM's header rules. */
-  #admit(req: IncomingMessage, rt: HcmRuntime, info: StreamInfo, conn: ConnectionState): HeaderMap | { status: number; details: string; flags?: number } {
-    const raw = req.rawHeaders;
+  #admit(ex: H1Exchange, rt: HcmRuntime, info: StreamInfo, conn: H1ServerConnection): HeaderMap | { status: number; details: string; flags?: number } {
+    const raw = ex.rawHeaders;
     if (raw.length / 2 > rt.maxHeadersCount) {
       return { status: 431, details: 'too_many_headers', flags: ResponseFlag.DownstreamProtocolError };
     }
-    const kv: string[] = [':method', req.method ?? 'GET', ':scheme', 'http', ':path', '', ':authority', ''];
+    const kv: string[] = [':method', ex.method, ':scheme', 'http', ':path', '', ':authority', ''];
     let authority: string | undefined;
     const underscores = rt.config.common_http_protocol_options?.headers_with_underscores_action ?? 'ALLOW';
     for (let i = 0; i < raw.length; i += 2) {
@@ -257,7 +232,7 @@ export class ConnectionManager {
       }
       kv.push(name, raw[i + 1]);
     }
-    let path = req.url ?? '/';
+    let path = ex.url;
     if (path.charCodeAt(0) !== 47 /* / */ && path !== '*') {
       // Absolute form (`GET http://host/path`): it supplies :authority and :path.
       try {
@@ -269,7 +244,7 @@ export class ConnectionManager {
       }
     }
     if (authority === undefined || authority === '') {
-      if (req.httpVersion === '1.0') authority = '';
+      if (ex.httpVersion === '1.0') authority = '';
       else return { status: 400, details: 'missing_host_header' };
     }
     kv[5] = path;
@@ -283,33 +258,36 @@ export class ConnectionManager {
     return headers;
   }
 
-  #onRequest = (req: SluiceRequest, res: SluiceResponse): void => {
+  onRequest(conn: H1ServerConnection, ex: H1Exchange): void {
     const rt = this.#rt;
-    const conn = this.#connOf(req.socket);
-    const info = this.#newInfo(conn, req.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${req.httpVersion}`);
-    if (conn.requests++ === 0 && this.#idleTimeoutMs > 0) req.socket.setTimeout(0);
+    const info = this.#newInfo(conn, ex.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${ex.httpVersion}`);
     rt.stats.downstream_rq_total.inc();
     rt.stats.downstream_rq_http1_total.inc();
     rt.stats.downstream_rq_active.inc();
-    const admitted = this.#admit(req, rt, info, conn);
-    const headers = admitted instanceof HeaderMap ? admitted : HeaderMap.fromRaw(req.rawHeaders);
-    const stream = new HttpStream(rt, req, res, info, headers);
-    if (conn.maxDurationReached) stream.closeConnectionAfterResponse();
+    const admitted = this.#admit(ex, rt, info, conn);
+    const headers = admitted instanceof HeaderMap ? admitted : HeaderMap.fromRaw(ex.rawHeaders);
+    const stream = new HttpStream(rt, ex, info, headers);
     if (!(admitted instanceof HeaderMap)) {
-      stream.reject({ status: admitted.status, details: admitted.details, flags: admitted.flags, body: http.STATUS_CODES[admitted.status] });
+      stream.reject({ status: admitted.status, details: admitted.details, flags: admitted.flags, body: STATUS_CODES[admitted.status] });
       return;
     }
     const cl = headers.get('content-length');
-    stream.start(headers.has('transfer-encoding') || (cl !== undefined && cl !== '0'));
-  };
+    const hasBody = headers.has('transfer-encoding') || (cl !== undefined && cl !== '0');
+    // Envoy answers `Expect: 100-continue` itself (proxy_100_continue off) and does not forward it.
+    if (hasBody && !ex.requestComplete && ex.httpVersion === '1.1') {
+      const expect = headers.get('expect');
+      if (expect !== undefined && expect.toLowerCase() === '100-continue') conn.writeContinue();
+    }
+    stream.start(hasBody);
+  }
 
-  #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  onUpgrade(conn: H1ServerConnection, ex: H1Exchange, head: Buffer): void {
     const rt = this.#rt;
-    const conn = this.#connOf(req.socket);
-    const info = this.#newInfo(conn, req.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${req.httpVersion}`);
+    const socket = conn.socket;
+    const info = this.#newInfo(conn, ex.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${ex.httpVersion}`);
     rt.stats.downstream_rq_total.inc();
     rt.stats.downstream_rq_http1_total.inc();
-    const admitted = this.#admit(req, rt, info, conn);
+    const admitted = this.#admit(ex, rt, info, conn);
     if (!(admitted instanceof HeaderMap)) {
       writeRawReply(socket, admitted.status, this.#rt.serverName);
       info.responseCode = admitted.status;
@@ -319,13 +297,13 @@ export class ConnectionManager {
       rt.accessLog?.log(info);
       return;
     }
-    proxyUpgrade(rt, req, socket as Socket, head, info, admitted);
-  };
+    proxyUpgrade(rt, ex.method, socket, head, info, admitted);
+  }
 
-  #onClientError = (err: Error & { code?: string }, socket: Duplex): void => {
+  onCodecError(conn: H1ServerConnection, code: string): void {
     const rt = this.#rt;
-    const code = err.code;
-    if (code === 'ECONNRESET' || !socket.writable) {
+    const socket = conn.socket;
+    if (!socket.writable) {
       socket.destroy();
       return;
     }
@@ -348,25 +326,18 @@ export class ConnectionManager {
     const cls = (status / 100) | 0;
     rt.stats.downstream_rq_xx[cls].inc();
     writeRawReply(socket, status, rt.serverName);
-    const conn = this.#conns.get(socket as Socket);
-    const info = newStreamInfo({
-      protocol: 'HTTP/1.1',
-      connectionId: conn?.id ?? -1,
-      downstreamRemoteAddress: conn?.remote ?? '',
-      downstreamDirectRemoteAddress: conn?.remote ?? '',
-      downstreamLocalAddress: conn?.local ?? '',
-    });
+    const info = this.#newInfo(conn, 'HTTP/1.1');
     info.responseCode = status;
     info.responseCodeDetails = details;
     info.responseFlags = flags;
     info.lastDownstreamTxMs = 0;
     rt.accessLog?.log(info);
-  };
+  }
 }
 
 /** A codec-level error reply written straight to the socket, then the connection is closed. */
-function writeRawReply(socket: Duplex, status: number, serverName: string): void {
-  const body = http.STATUS_CODES[status] ?? 'Error';
+function writeRawReply(socket: net.Socket, status: number, serverName: string): void {
+  const body = STATUS_CODES[status] ?? 'Error';
   socket.end(
     `HTTP/1.1 ${status} ${body}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncontent-type: text/plain\r\n` +
       `server: ${serverName}\r\nconnection: close\r\n\r\n${body}`,

@@ -5,7 +5,7 @@ import { FILTER_CONFIG_TYPE_URL, type FilterCallbacks, type HttpFilter, type Htt
 import type { HcmRuntime } from './hcm-runtime.ts';
 import type { RouteEntry } from '../router/route-table.ts';
 import { Router } from './router.ts';
-import type { SluiceRequest, SluiceResponse } from './messages.ts';
+import { InvalidHeaderError, type H1Exchange, type H1ExchangeSink } from './h1-codec.ts';
 import { ResponseFlag } from './response-flags.ts';
 import type { IdleTracked } from './idle-sweeper.ts';
 
@@ -20,13 +20,13 @@ const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connecti
  * gets a view of. Request side: downstream → filters → router. Response side: router → filters
  * (reverse) → downstream.
  */
-export class HttpStream {
+export class HttpStream implements H1ExchangeSink {
   readonly info: StreamInfo;
   readonly requestHeaders: HeaderMap;
   responseHeaders: HeaderMap | undefined;
   readonly rt: HcmRuntime;
-  readonly req: SluiceRequest;
-  readonly res: SluiceResponse;
+  /** The downstream request and response (the HTTP/1.1 codec's exchange). */
+  readonly downstream: H1Exchange;
 
   readonly #filters: HttpFilter[];
   readonly #sink: DownstreamSink;
@@ -50,13 +50,10 @@ export class HttpStream {
   idleNext: IdleTracked | undefined = undefined;
   readonly #readsBody: boolean;
 
-  constructor(rt: HcmRuntime, req: SluiceRequest, res: SluiceResponse, info: StreamInfo, headers: HeaderMap) {
+  constructor(rt: HcmRuntime, downstream: H1Exchange, info: StreamInfo, headers: HeaderMap) {
     this.rt = rt;
-    this.req = req;
-    this.res = res;
-    // Back-pointers for the module-level listeners below (no per-stream closures).
-    req.stream = this;
-    res.stream = this;
+    this.downstream = downstream;
+    downstream.sink = this;
     this.info = info;
     this.requestHeaders = headers;
     info.requestHeaders = headers;
@@ -89,7 +86,7 @@ export class HttpStream {
     return this.#filters.length;
   }
 
-  /** Whether the router must take the body from the chain (else it streams `req` directly). */
+  /** Whether the router must take the body from the chain (else it streams the downstream body directly). */
   get bodyThroughChain(): boolean {
     return this.#readsBody;
   }
@@ -109,11 +106,13 @@ export class HttpStream {
     if (rt.requestTimeoutMs > 0) {
       this.#requestTimer = setTimeout(() => this.#onRequestTimeout(), rt.requestTimeoutMs);
     }
-    this.req.once('end', onReqEnd);
     if (this.#readsBody) {
-      this.req.on('data', onReqData);
-      this.#request.onResume = () => this.req.resume();
+      this.#request.onResume = () => this.downstream.resumeBody();
+      this.#request.headers(this.requestHeaders, false);
+      if (!this.#ended) this.downstream.deliverBody();
+      return;
     }
+    // The router takes the body as a stream when it dispatches (downstream.bodyStream()).
     this.#request.headers(this.requestHeaders, false);
   }
 
@@ -124,8 +123,7 @@ export class HttpStream {
   }
 
   #attach(): void {
-    this.res.on('close', onResClose);
-    // Balanced in #complete, which the 'close' listener guarantees.
+    // Balanced in #complete, which the exchange's close (onResClose) guarantees.
     this.rt.activeStreams++;
   }
 
@@ -148,14 +146,14 @@ export class HttpStream {
 
   // ---- request side ----
 
-  /** @internal listener target */
+  /** @internal H1ExchangeSink */
   onReqData(chunk: Buffer): void {
     this.info.bytesReceived += chunk.length;
     this.touch();
-    if (!this.#request.data(chunk, false)) this.req.pause();
+    if (!this.#request.data(chunk, false)) this.downstream.pauseBody();
   }
 
-  /** @internal listener target */
+  /** @internal H1ExchangeSink */
   onReqEnd(): void {
     this.info.lastDownstreamRxMs = performance.now() - this.info.startMonotonic;
     this.#requestComplete = true;
@@ -179,7 +177,7 @@ export class HttpStream {
 
   requestChainResumedBySink(): void {
     this.#request.sinkDrained();
-    if (this.req.isPaused()) this.req.resume();
+    this.downstream.resumeBody();
   }
 
   bufferedRequestBody(): Buffer {
@@ -229,7 +227,7 @@ export class HttpStream {
   }
 
   get responseStarted(): boolean {
-    return this.res.headersSent;
+    return this.downstream.headersSent;
   }
 
   // ---- local replies and resets ----
@@ -239,11 +237,12 @@ export class HttpStream {
    * through every filter's response callbacks; after, the stream is reset.
    */
   sendLocalReply(reply: LocalReply): void {
-    if (this.#ended) return;
+    // A response already written completely is not replaced or reset.
+    if (this.#ended || this.downstream.finished) return;
     this.info.responseFlags |= reply.flags ?? 0;
     this.info.responseCodeDetails = reply.details;
     this.#router.abandon();
-    if (this.res.headersSent || this.#localReplyStarted) {
+    if (this.downstream.headersSent || this.#localReplyStarted) {
       this.resetStream(reply.details);
       return;
     }
@@ -273,12 +272,12 @@ export class HttpStream {
 
   /** Resets the stream: for HTTP/1 the downstream connection is closed. */
   resetStream(details: string): void {
-    if (this.#ended) return;
+    if (this.#ended || this.downstream.finished) return;
     this.info.responseCodeDetails ??= details;
     this.info.connectionTerminationDetails ??= details;
     this.#router.abandon();
     this.rt.stats.downstream_rq_tx_reset.inc();
-    this.res.destroy();
+    this.downstream.destroy();
     this.#complete();
   }
 
@@ -299,12 +298,11 @@ export class HttpStream {
    * `connection: close` if its headers are not out yet, else the connection ends after it.
    */
   closeConnectionAfterResponse(): void {
-    if (!this.res.headersSent) {
+    if (!this.downstream.headersSent) {
       this.#closeConnection = true;
       return;
     }
-    const socket = this.req.socket;
-    this.res.once('finish', () => socket.end());
+    this.downstream.closeAfterResponse();
   }
 
   /** The route's `idle_timeout` replaces the HCM's stream idle timeout (0 disables it). */
@@ -323,7 +321,7 @@ export class HttpStream {
   onIdleTimeout(): void {
     if (this.#ended) return;
     this.rt.stats.downstream_rq_idle_timeout.inc();
-    if (this.res.headersSent) {
+    if (this.downstream.headersSent) {
       this.info.responseFlags |= ResponseFlag.StreamIdleTimeout;
       this.resetStream('stream_idle_timeout');
       return;
@@ -341,7 +339,7 @@ export class HttpStream {
     this.#requestTimer = undefined;
     if (this.#ended) return;
     this.rt.stats.downstream_rq_timeout.inc();
-    if (this.res.headersSent) {
+    if (this.downstream.headersSent) {
       this.resetStream('request_overall_timeout');
       return;
     }
@@ -365,7 +363,7 @@ export class HttpStream {
 
   /** @internal the response chain's sink (see DownstreamSink) */
   writeHeaders(headers: HeaderMap, endStream: boolean): void {
-    if (this.#ended || this.res.headersSent) return;
+    if (this.#ended || this.downstream.headersSent) return;
     const status = Number(headers.get(':status')) || 500;
     this.info.responseCode = status;
     const rt = this.rt;
@@ -416,13 +414,17 @@ export class HttpStream {
     }
     // Envoy (HTTP/1): answering before the request is complete closes the connection after the
     // response, rather than waiting for the rest of the request body.
-    if (rt.draining || !this.#requestComplete || this.#closeConnection) {
-      flat.push('connection', 'close');
-      this.res.shouldKeepAlive = false;
-      if (rt.draining) rt.stats.downstream_cx_drain_close.inc();
+    const close = rt.draining || !this.#requestComplete || this.#closeConnection;
+    if (rt.draining) rt.stats.downstream_cx_drain_close.inc();
+    try {
+      this.downstream.writeHead(status, flat, close);
+    } catch (err) {
+      if (!(err instanceof InvalidHeaderError)) throw err;
+      // A filter set a header HTTP/1.1 cannot carry: nothing of it is written.
+      rt.log.warn({ err: err.message }, 'response header not sendable; answering 502');
+      this.sendLocalReply({ status: 502, body: 'Bad Gateway', details: 'invalid_response_header' });
+      return;
     }
-    const res = this.res;
-    res.writeHead(status, flat as unknown as Record<string, string>);
     if (endStream) this.writeData(EMPTY, true);
   }
 
@@ -431,31 +433,29 @@ export class HttpStream {
     if (this.#ended) return true;
     this.info.bytesSent += data.length;
     if (endStream) {
-      if (data.length > 0) this.res.end(data);
-      else this.res.end();
+      this.downstream.end(data);
       return true;
     }
     if (data.length === 0) return true;
-    if (this.res.write(data)) return true;
-    this.res.once('drain', onResDrain);
-    return false;
+    return this.downstream.write(data);
   }
 
-  /** @internal listener target */
+  /** @internal H1ExchangeSink: the socket drained (called for every drain; harmless when not waiting). */
   onResDrain(): void {
+    if (this.#ended) return;
     this.#response.sinkDrained();
     this.#router.onDownstreamDrain();
   }
 
-  /** @internal listener target */
+  /** @internal H1ExchangeSink */
   onResClose(): void {
     if (this.#ended) return;
-    if (!this.res.writableFinished) {
+    if (!this.downstream.finished) {
       // The client went away before the response was complete.
       this.info.responseFlags |= ResponseFlag.DownstreamConnectionTermination;
       this.info.connectionTerminationDetails ??= 'downstream_remote_disconnect';
       this.rt.stats.downstream_rq_rx_reset.inc();
-      if (!this.res.headersSent) this.info.responseCode = 0;
+      if (!this.downstream.headersSent) this.info.responseCode = 0;
       this.#router.abandon();
     }
     this.#complete();
@@ -468,7 +468,6 @@ export class HttpStream {
     info.lastDownstreamTxMs = performance.now() - info.startMonotonic;
     this.rt.idleSweeper?.delete(this);
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
-    this.req.off('data', onReqData);
     const st = this.rt.stats;
     st.downstream_rq_active.dec();
     st.downstream_rq_completed.inc();
@@ -511,19 +510,6 @@ class DownstreamSink implements ChainSink {
   trailers(_trailers: HeaderMap): void {
     this.#s.writeData(EMPTY, true);
   }
-}
-
-function onReqData(this: SluiceRequest, chunk: Buffer): void {
-  this.stream?.onReqData(chunk);
-}
-function onReqEnd(this: SluiceRequest): void {
-  this.stream?.onReqEnd();
-}
-function onResDrain(this: SluiceResponse): void {
-  this.stream?.onResDrain();
-}
-function onResClose(this: SluiceResponse): void {
-  this.stream?.onResClose();
 }
 
 

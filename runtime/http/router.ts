@@ -197,7 +197,7 @@ export class Router implements ChainSink, UpstreamHandler {
         this.#body = new Readable({ read: () => s.requestChainResumedBySink() });
         body = this.#body;
       } else {
-        body = s.req;
+        body = s.downstream.bodyStream();
       }
       // Filters that change the body own content-length (as in Envoy); otherwise it is the client's.
       if (len !== undefined) flat.push('content-length', len);
@@ -397,8 +397,8 @@ export class Router implements ChainSink, UpstreamHandler {
       // pool is still reading the client's body straight from the request, the abort waits for
       // the downstream response to finish, so the local reply being written goes out first.
       const abort = () => controller?.abort(new Error('downstream stream ended'));
-      const res = this.#s.res;
-      if (!this.#s.bodyThroughChain && !this.#requestComplete && !res.destroyed && !res.writableFinished) res.once('close', abort);
+      const down = this.#s.downstream;
+      if (!this.#s.bodyThroughChain && !this.#requestComplete && !down.closed && !down.finished) down.onClosed(abort);
       else abort();
     }
     this.#body?.destroy();

@@ -1,4 +1,4 @@
-import http, { type IncomingMessage } from 'node:http';
+import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { HeaderMap } from './header-map.ts';
 import type { HcmRuntime } from './hcm-runtime.ts';
@@ -19,7 +19,7 @@ const SKIP_DOWN = new Set(['connection', 'upgrade', 'keep-alive', 'proxy-connect
  */
 export function proxyUpgrade(
   rt: HcmRuntime,
-  req: IncomingMessage,
+  method: string,
   socket: Socket,
   head: Buffer,
   info: StreamInfo,
@@ -194,7 +194,7 @@ export function proxyUpgrade(
       );
     },
   };
-  host.pool.dispatch({ path: headers.get(':path') ?? '/', method: req.method ?? 'GET', headers: flat, upgrade: type, body: null }, handler);
+  host.pool.dispatch({ path: headers.get(':path') ?? '/', method, headers: flat, upgrade: type, body: null }, handler);
 }
 
 /** The upstream's response headers as sent downstream: lower-cased, without hop-by-hop ones or `server`. */

@@ -229,10 +229,7 @@ export class DataPlane {
     await Promise.all(
       p.created.map(
         (a) =>
-          new Promise<void>((resolve) => {
-            a.cm.server.close(() => resolve());
-            a.cm.server.closeAllConnections();
-          }),
+          a.cm.close(),
       ),
     );
     await Promise.all(p.update.created.map((c) => c.close()));
