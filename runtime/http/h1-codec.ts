@@ -1,8 +1,8 @@
 import type net from 'node:net';
 import { STATUS_CODES } from 'node:http';
-import { Readable } from 'node:stream';
 import { HTTPParser, methods, _checkInvalidHeaderChar, _checkIsHttpToken } from '_http_common';
 import type { IdleSweeper, IdleTracked } from './idle-sweeper.ts';
+import type { BodySink, BodySource } from '../upstream/h1-pool.ts';
 
 /**
  * The downstream HTTP/1.1 codec (Envoy's `Http1::ServerConnectionImpl`): requests are parsed
@@ -78,8 +78,12 @@ const kOnHeadersComplete = HTTPParser.kOnHeadersComplete;
 const kOnBody = HTTPParser.kOnBody;
 const kOnMessageComplete = HTTPParser.kOnMessageComplete;
 
-/** One request/response exchange on a connection: the request as parsed, the response as written. */
-export class H1Exchange {
+/**
+ * One request/response exchange on a connection: the request as parsed, the response as written.
+ * The request body goes either to the sink (`deliverBody`, for filters that read it) or straight
+ * to the upstream pool (`attachBody`: the exchange is the pool's BodySource).
+ */
+export class H1Exchange implements BodySource {
   readonly conn: H1ServerConnection;
   readonly method: string;
   /** The request target as sent. */
@@ -98,9 +102,9 @@ export class H1Exchange {
   /** Body chunks received while the owner reads none (not started, or not yet asked). */
   #held: Buffer[] | undefined = undefined;
   #heldBytes = 0;
-  /** Where body chunks go: the sink (`deliverBody`) or a Readable (`bodyStream`); neither yet. */
+  /** Where body chunks go: the sink (`deliverBody`) or a BodySink (`attachBody`); neither yet. */
   #delivery: 0 | 1 | 2 = 0;
-  #body: Readable | undefined = undefined;
+  #bodySink: BodySink | undefined = undefined;
   #bodyPaused = false;
 
   headersSent = false;
@@ -143,22 +147,25 @@ export class H1Exchange {
   }
 
   /**
-   * The request body as a Readable (the router hands it to the upstream pool unread), ending with
-   * the request (`sink.onReqEnd` is called then too). Created on first use; chunks held so far
-   * come first.
+   * BodySource: body chunks go to `bodySink` from now on (those held so far first), then
+   * `onBodyEnd`, and `sink.onReqEnd` with it; `onBodyAbort` if the connection closes first.
    */
-  bodyStream(): Readable {
-    if (this.#body !== undefined) return this.#body;
-    const body = new Readable({ read: () => this.resumeBody() });
-    this.#body = body;
+  attachBody(bodySink: BodySink): void {
+    if (this.#delivery === 1) return;
     this.#delivery = 2;
+    this.#bodySink = bodySink;
     const held = this.#takeHeld();
-    if (held !== undefined) for (const c of held) this.#pushBody(c);
-    if (this.requestComplete) {
-      body.push(null);
+    if (held !== undefined) for (const c of held) this.#bodySink?.onBodyData(c);
+    if (this.requestComplete && this.#bodySink === bodySink) {
+      bodySink.onBodyEnd();
       this.sink?.onReqEnd();
     }
-    return body;
+  }
+
+  /** BodySource: nothing more is delivered (the upstream request ended); the rest is read and dropped. */
+  detachBody(): void {
+    this.#bodySink = undefined;
+    this.resumeBody();
   }
 
   /** The body chunks held so far; reading resumes if holding them had paused it. */
@@ -195,7 +202,7 @@ export class H1Exchange {
         this.sink?.onReqData(chunk);
         return;
       case 2:
-        this.#pushBody(chunk);
+        this.#bodySink?.onBodyData(chunk);
         return;
       default:
         (this.#held ??= []).push(chunk);
@@ -204,17 +211,13 @@ export class H1Exchange {
     }
   }
 
-  #pushBody(chunk: Buffer): void {
-    if (!(this.#body as Readable).push(chunk)) this.pauseBody();
-  }
-
   /** @internal from the connection */
   onRequestEnd(): void {
     if (this.requestComplete) return;
     this.requestComplete = true;
     if (this.closed) return;
     if (this.#delivery === 0) return; // told when the body is asked for
-    this.#body?.push(null);
+    this.#bodySink?.onBodyEnd();
     this.sink?.onReqEnd();
   }
 
@@ -306,8 +309,9 @@ export class H1Exchange {
     if (this.closed) return;
     this.closed = true;
     this.resumeBody();
-    const body = this.#body;
-    if (body !== undefined && !this.requestComplete) body.destroy();
+    const bodySink = this.#bodySink;
+    this.#bodySink = undefined;
+    if (bodySink !== undefined && !this.requestComplete) bodySink.onBodyAbort();
     this.sink?.onResClose();
     const cbs = this.#closeCallbacks;
     if (cbs !== undefined) {

@@ -112,7 +112,7 @@ export class HttpStream implements H1ExchangeSink {
       if (!this.#ended) this.downstream.deliverBody();
       return;
     }
-    // The router takes the body as a stream when it dispatches (downstream.bodyStream()).
+    // The router hands the body to the upstream pool when it dispatches (the exchange is its BodySource).
     this.#request.headers(this.requestHeaders, false);
   }
 

@@ -6,7 +6,7 @@ import { ResponseFlag } from './response-flags.ts';
 import { noteBodyBytes } from './body-gc.ts';
 import type { Cluster } from '../upstream/cluster.ts';
 import type { Host } from '../upstream/host.ts';
-import { UpstreamErrorCode, type UpstreamController, type UpstreamHandler } from '../upstream/h1-pool.ts';
+import { UpstreamErrorCode, type BodySource, type UpstreamController, type UpstreamHandler } from '../upstream/h1-pool.ts';
 import type { WeightedCluster } from '../router/route-table.ts';
 
 /** Request headers the proxy never forwards (it frames the body and the connection itself). */
@@ -191,13 +191,13 @@ export class Router implements ChainSink, UpstreamHandler {
     }
     if (authority !== undefined) flat.push('host', authority);
     const len = headers.get('content-length');
-    let body: Readable | null = null;
+    let body: Readable | BodySource | null = null;
     if (!endStream) {
       if (s.bodyThroughChain) {
         this.#body = new Readable({ read: () => s.requestChainResumedBySink() });
         body = this.#body;
       } else {
-        body = s.downstream.bodyStream();
+        body = s.downstream;
       }
       // Filters that change the body own content-length (as in Envoy); otherwise it is the client's.
       if (len !== undefined) flat.push('content-length', len);

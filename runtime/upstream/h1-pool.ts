@@ -35,10 +35,34 @@ export interface UpstreamRequestOptions {
   path: string;
   /** Flat [name, value, ...]; sent in order. `host` is added from the pool's address when absent. */
   headers: readonly string[];
-  /** null (no body), one buffer, or a stream read to its end (chunked unless content-length is given). */
-  body: Buffer | Readable | null;
+  /**
+   * null (no body), one buffer, or a stream read to its end: a Readable, or a `BodySource` that
+   * delivers its chunks itself (chunked unless content-length is given).
+   */
+  body: Buffer | Readable | BodySource | null;
   /** Ask for an HTTP/1.1 upgrade to this protocol (`connection: upgrade` is added). */
   upgrade?: string;
+}
+
+/**
+ * A request body its owner pushes (the downstream codec's exchange): no stream in between, and
+ * chunks arriving in the tick the request is written go out in the same syscall as its head.
+ */
+export interface BodySource {
+  /** Deliver to `sink` from now on: chunks already received first, `onBodyEnd` at the end. */
+  attachBody(sink: BodySink): void;
+  /** Deliver nothing more. */
+  detachBody(): void;
+  /** Backpressure: stop delivering until `resumeBody` (a chunk already read may still come). */
+  pauseBody(): void;
+  resumeBody(): void;
+}
+
+export interface BodySink {
+  onBodyData(chunk: Buffer): void;
+  onBodyEnd(): void;
+  /** The body will never be complete (its client went away). */
+  onBodyAbort(): void;
 }
 
 export interface UpstreamHandler {
@@ -187,32 +211,65 @@ class PoolRequest implements UpstreamController {
 }
 
 /**
- * Streams a request body from a Readable onto the connection, framed by its content-length or
- * chunked, pausing the source while the socket's buffer is full. Made only for stream bodies, so
- * a request without one allocates none of its listeners.
+ * Streams a request body from a Readable or a BodySource onto the connection, framed by its
+ * content-length or chunked, pausing the source while the socket's buffer is full. Made only for
+ * stream bodies, so a request without one allocates none of its listeners.
  */
-class BodyPump {
+class BodyPump implements BodySink {
   readonly req: PoolRequest;
-  readonly src: Readable;
+  readonly src: Readable | undefined;
+  readonly source: BodySource | undefined;
   readonly sock: net.Socket;
 
-  constructor(req: PoolRequest, src: Readable, sock: net.Socket) {
+  constructor(req: PoolRequest, src: Readable | BodySource, sock: net.Socket) {
     this.req = req;
-    this.src = src;
+    if (isBodySource(src)) {
+      this.source = src;
+      this.src = undefined;
+    } else {
+      this.src = src;
+      this.source = undefined;
+    }
     this.sock = sock;
+  }
+
+  /** Starts reading the body (a source may deliver chunks it already has at once). */
+  start(): void {
+    const src = this.src;
+    if (src === undefined) {
+      (this.source as BodySource).attachBody(this);
+      return;
+    }
     src.on('data', this.onData);
     src.once('end', this.onEnd);
     src.once('error', this.onError);
     src.once('close', this.onClose);
+    if (src.readableEnded) this.onEnd();
   }
 
   detach(): void {
     const src = this.src;
-    src.removeListener('data', this.onData);
-    src.removeListener('end', this.onEnd);
-    src.removeListener('error', this.onError);
-    src.removeListener('close', this.onClose);
+    if (src === undefined) {
+      this.source?.detachBody();
+    } else {
+      src.removeListener('data', this.onData);
+      src.removeListener('end', this.onEnd);
+      src.removeListener('error', this.onError);
+      src.removeListener('close', this.onClose);
+    }
     this.sock.removeListener('drain', this.onDrain);
+  }
+
+  onBodyData(chunk: Buffer): void {
+    this.onData(chunk);
+  }
+
+  onBodyEnd(): void {
+    this.onEnd();
+  }
+
+  onBodyAbort(): void {
+    this.onClose();
   }
 
   readonly onData = (chunk: Buffer | string): void => {
@@ -238,13 +295,16 @@ class BodyPump {
     }
     req.handler.onBodySent?.(buf);
     if (!ok && req.pump === this) {
-      this.src.pause();
+      if (this.src !== undefined) this.src.pause();
+      else this.source?.pauseBody();
       sock.once('drain', this.onDrain);
     }
   };
 
   readonly onDrain = (): void => {
-    if (this.req.pump === this) this.src.resume();
+    if (this.req.pump !== this) return;
+    if (this.src !== undefined) this.src.resume();
+    else this.source?.resumeBody();
   };
 
   readonly onEnd = (): void => {
@@ -271,6 +331,14 @@ class BodyPump {
       req.fail(new UpstreamError(UpstreamErrorCode.BodyLength, 'request body stream closed before its end'));
     }
   };
+}
+
+function isBodySource(body: Readable | BodySource): body is BodySource {
+  return typeof (body as Partial<BodySource>).attachBody === 'function';
+}
+
+function uncorkSocket(sock: net.Socket): void {
+  sock.uncork();
 }
 
 class Conn {
@@ -361,10 +429,14 @@ class Conn {
       req.sent = true;
       req.handler.onRequestSent?.();
     } else {
+      // Body bytes written in this tick (a source's held chunks, or the rest of the socket read
+      // that carried the downstream head) go out with the head in one writev.
+      sock.cork();
       sock.write(head, 'latin1');
+      process.nextTick(uncorkSocket, sock);
       const pump = new BodyPump(req, body, sock);
       req.pump = pump;
-      if (body.readableEnded) pump.onEnd();
+      pump.start();
     }
   }
 
