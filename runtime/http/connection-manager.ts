@@ -7,7 +7,7 @@ import type { HcmRuntime } from './hcm-runtime.ts';
 import { mutateRequestHeaders } from './request-headers.ts';
 import { ResponseFlag } from './response-flags.ts';
 import { proxyUpgrade } from './upgrade.ts';
-import { H1ServerConnection, type H1CodecSettings, type H1ConnectionHooks, type H1Exchange } from './h1-codec.ts';
+import { H1ServerConnection, httpDate, type H1CodecSettings, type H1ConnectionHooks, type H1Exchange } from './h1-codec.ts';
 import { IdleSweeper } from './idle-sweeper.ts';
 import type { Counter, Gauge } from '../stats/types.ts';
 import * as defaults from '../config/defaults.ts';
@@ -340,6 +340,6 @@ function writeRawReply(socket: net.Socket, status: number, serverName: string): 
   const body = STATUS_CODES[status] ?? 'Error';
   socket.end(
     `HTTP/1.1 ${status} ${body}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncontent-type: text/plain\r\n` +
-      `server: ${serverName}\r\nconnection: close\r\n\r\n${body}`,
+      `date: ${httpDate()}\r\nserver: ${serverName}\r\nconnection: close\r\n\r\n${body}`,
   );
 }

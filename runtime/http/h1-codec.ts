@@ -71,6 +71,8 @@ export interface H1CodecSettings {
 const HELD_BODY_LIMIT = 64 * 1024;
 const CRLF = '\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
+/** Envoy's delayed_close_timeout default: how long a connection the proxy ended waits for the peer's close. */
+const DELAYED_CLOSE_MS = 1000;
 
 const kOnMessageBegin = HTTPParser.kOnMessageBegin;
 const kOnHeaders = HTTPParser.kOnHeaders;
@@ -311,8 +313,11 @@ export class H1Exchange implements BodySource {
     this.resumeBody();
     const bodySink = this.#bodySink;
     this.#bodySink = undefined;
-    if (bodySink !== undefined && !this.requestComplete) bodySink.onBodyAbort();
+    // The stream hears first that its client is gone (DC, the upstream request abandoned): the
+    // pool fails the upstream request synchronously on the abort, which must not read as an
+    // upstream reset (UC, a 503 counted) of a stream still running.
     this.sink?.onResClose();
+    if (bodySink !== undefined && !this.requestComplete) bodySink.onBodyAbort();
     const cbs = this.#closeCallbacks;
     if (cbs !== undefined) {
       this.#closeCallbacks = undefined;
@@ -364,6 +369,8 @@ export class H1ServerConnection implements IdleTracked {
   /** A parse error seen while a response was being written: answered after it. */
   #deferredError: string | undefined = undefined;
   #headersTimer: NodeJS.Timeout | undefined = undefined;
+  /** Destroys the socket if the peer has not closed it DELAYED_CLOSE_MS after this end did. */
+  #closeTimer: NodeJS.Timeout | undefined = undefined;
   #corked = false;
   /** Closing or closed: nothing more is parsed or started. */
   #dead = false;
@@ -435,7 +442,7 @@ export class H1ServerConnection implements IdleTracked {
   /** Closes the connection now if no request is in flight, else after the current response. */
   closeWhenIdle(): void {
     this.closing = true;
-    if (this.#queue.length === 0 && this.#parsing === undefined) this.socket.end();
+    if (this.#queue.length === 0 && this.#parsing === undefined) this.#endSocket();
   }
 
   // ---- reading ----
@@ -527,7 +534,7 @@ export class H1ServerConnection implements IdleTracked {
     if (this.#dead) return;
     this.#dead = true;
     this.#hooks.onCodecError(this, code);
-    if (!this.socket.destroyed) this.socket.end();
+    this.#endSocket();
   }
 
   #onEnd(): void {
@@ -550,6 +557,7 @@ export class H1ServerConnection implements IdleTracked {
   #onClose(): void {
     this.#dead = true;
     this.#clearHeadersTimer();
+    clearTimeout(this.#closeTimer);
     this.#parser.close();
     const queue = this.#queue.splice(0);
     for (const ex of queue) ex.close();
@@ -591,12 +599,6 @@ export class H1ServerConnection implements IdleTracked {
   /** @internal */
   headersComplete(major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined, upgrade: boolean, keepAlive: boolean): number {
     this.#clearHeadersTimer();
-    if (this.#parsing !== undefined) {
-      // Trailers of a chunked request body: Envoy drops HTTP/1 request trailers by default.
-      this.#pendingHeaders = [];
-      this.#pendingUrl = '';
-      return 0;
-    }
     let raw: string[];
     if (headers === undefined) {
       raw = this.#pendingHeaders;
@@ -635,6 +637,11 @@ export class H1ServerConnection implements IdleTracked {
 
   /** @internal */
   messageComplete(): void {
+    // The trailers of a chunked request come as one last flush of header pairs (with the target
+    // again) just before this: Envoy drops HTTP/1 request trailers by default, and they must not
+    // become the next request's head.
+    this.#pendingHeaders = [];
+    this.#pendingUrl = '';
     // A body this codec reads, or an upgrade: llhttp "completes" the message at its headers.
     if (this.#fixedStart >= 0 || this.#upgradePending) return;
     this.#messageComplete();
@@ -753,7 +760,21 @@ export class H1ServerConnection implements IdleTracked {
     this.closing = true;
     this.#dead = true;
     this.uncork();
-    this.socket.end();
+    this.#endSocket();
+  }
+
+  /**
+   * Ends the socket once what was written is flushed, then gives the peer DELAYED_CLOSE_MS to close
+   * its side (Envoy's delayed close). Without the limit a client that keeps its side open, or one
+   * whose last bytes are never read (a paused socket never sees the FIN behind them), would keep
+   * the socket forever.
+   */
+  #endSocket(): void {
+    const sock = this.socket;
+    if (sock.destroyed) return;
+    sock.end(() => {
+      if (!sock.destroyed && this.#closeTimer === undefined) this.#closeTimer = setTimeout(destroySocket, DELAYED_CLOSE_MS, sock);
+    });
   }
 
   /** @internal after a kept-alive response: close `ex`, start the next request or go idle. */
@@ -775,7 +796,7 @@ export class H1ServerConnection implements IdleTracked {
       this.#idle = true;
       this.#hooks.onIdle(this);
       if (this.closing) {
-        this.socket.end();
+        this.#endSocket();
         return;
       }
     }
@@ -790,6 +811,10 @@ export class H1ServerConnection implements IdleTracked {
 }
 
 function noop(): void {}
+
+function destroySocket(sock: net.Socket): void {
+  sock.destroy();
+}
 
 function uncork(conn: H1ServerConnection): void {
   conn.uncork();
