@@ -10,9 +10,10 @@ import type { BodySink, BodySource } from '../upstream/h1-pool.ts';
  * are written to the socket as one header string plus the body, with no `IncomingMessage` /
  * `ServerResponse` objects in between (docs/RATIONALE.md has the measurement).
  *
- * One request is served at a time per connection, as in Envoy: a pipelined request is parsed
- * (its bytes were already read) but its stream starts only when the previous response is
- * complete, and the socket is not read meanwhile. Content-length request bodies are handed on as
+ * One request is served at a time per connection, as in Envoy: a pipelined request that came in
+ * the same read is parsed, but its stream starts only when the previous response is complete;
+ * bytes read after a complete request are held unparsed until then (the socket is paused once
+ * 64 KiB are held). Content-length request bodies are handed on as
  * views of the socket's buffers (the parser would copy every chunk); chunked bodies go through
  * the parser.
  *
@@ -360,8 +361,13 @@ export class H1ServerConnection implements IdleTracked {
   #upgradePending = false;
   /** Reasons the socket is not read: the bits of PAUSE_*. */
   #pausedBy = 0;
-  /** Parsing waits for the current response (one request at a time). */
+  /**
+   * Parsing waits for the current response (one request at a time). The socket is still read
+   * (pausing and resuming it for every request costs more than it saves) until the bytes held in
+   * `#unparsed` reach HELD_BODY_LIMIT (`#heldFull`).
+   */
   #readingStopped = false;
+  #heldFull = false;
   /** Whether the socket is being read (not paused). */
   #reading = true;
   /** The socket belongs to an upgrade now. */
@@ -450,8 +456,13 @@ export class H1ServerConnection implements IdleTracked {
   #onData(d: Buffer): void {
     if (this.#dead || this.#failed) return;
     if (this.#readingStopped) {
-      // Bytes of a pipelined request that arrived before the pause took effect.
-      this.#unparsed = this.#unparsed === undefined ? d : Buffer.concat([this.#unparsed, d]);
+      // Bytes of a pipelined request: kept for later; the socket is paused once they add up.
+      const held = this.#unparsed === undefined ? d : Buffer.concat([this.#unparsed, d]);
+      this.#unparsed = held;
+      if (held.length >= HELD_BODY_LIMIT && !this.#heldFull) {
+        this.#heldFull = true;
+        this.#syncReading();
+      }
       return;
     }
     this.#parse(d, 0);
@@ -701,7 +712,6 @@ export class H1ServerConnection implements IdleTracked {
 
   #stopReading(): void {
     this.#readingStopped = true;
-    this.#syncReading();
   }
 
   /** One more reason not to read the socket (request-body backpressure). */
@@ -716,7 +726,7 @@ export class H1ServerConnection implements IdleTracked {
   }
 
   #syncReading(): void {
-    const read = !this.#readingStopped && this.#pausedBy === 0;
+    const read = !this.#heldFull && this.#pausedBy === 0;
     if (read === this.#reading || this.#handedOver) return;
     this.#reading = read;
     if (read) this.socket.resume();
@@ -790,9 +800,7 @@ export class H1ServerConnection implements IdleTracked {
     const next = queue[0];
     if (next !== undefined) {
       this.#start(next);
-      return;
-    }
-    if (this.#parsing === undefined) {
+    } else if (this.#parsing === undefined) {
       this.#idle = true;
       this.#hooks.onIdle(this);
       if (this.closing) {
@@ -800,9 +808,13 @@ export class H1ServerConnection implements IdleTracked {
         return;
       }
     }
-    if (this.#readingStopped && !this.#failed) {
+    // Read on unless a complete request waits behind the one now served (one at a time): the
+    // request now served may still be receiving its body.
+    const readOn = queue.length === 0 || (queue.length === 1 && queue[0] === this.#parsing);
+    if (readOn && this.#readingStopped && !this.#failed && !this.#dead) {
       this.#readingStopped = false;
-      this.resumeReading();
+      this.#heldFull = false;
+      this.#syncReading();
       const rest = this.#unparsed;
       this.#unparsed = undefined;
       if (rest !== undefined) this.#parse(rest, 0);

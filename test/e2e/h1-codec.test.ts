@@ -506,6 +506,27 @@ test('answers the same pipelined POSTs sent a few bytes at a time', async (t) =>
   await checkPipelined(c, up);
 });
 
+test('reads the rest of a pipelined body that arrives after the request before it was answered', async (t) => {
+  const up = await recordingUpstream(t);
+  const p = await proxyTo(t, up.port);
+  for (const [second, rest, body] of [
+    ['POST /p2 HTTP/1.1\r\nhost: a\r\ncontent-length: 10\r\n\r\nabc', 'defghij', 'abcdefghij'],
+    ['POST /p2 HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n', '7\r\ndefghij\r\n0\r\n\r\n', 'abcdefghij'],
+  ]) {
+    up.seen.length = 0;
+    const c = await RawClient.open(t, p.port);
+    // The GET and the start of the POST in one write: the POST's head is parsed while the GET is
+    // in flight; the rest of its body is sent only once the GET has been answered.
+    await c.write(`GET /g1 HTTP/1.1\r\nhost: a\r\n\r\n${second}`);
+    const first = await c.responses(['GET']);
+    assert.deepEqual(first.responses.map((r) => `${r.status} ${r.body.toString()}`), ['200 GET /g1 ']);
+    await c.write(rest);
+    const both = await c.responses(['GET', 'POST']);
+    assert.deepEqual(both.responses.map((r) => `${r.status} ${r.body.toString()}`), ['200 GET /g1 ', `200 POST /p2 ${body}`]);
+    assert.deepEqual(up.seen.map((s) => `${s.url} ${s.body.toString()}`), ['/g1 ', `/p2 ${body}`]);
+  }
+});
+
 test('answers a pipelined good request, then 400 and close for the garbage after it', async (t) => {
   const up = await recordingUpstream(t);
   const p = await proxyTo(t, up.port);
