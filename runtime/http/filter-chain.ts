@@ -66,6 +66,8 @@ export class ChainDirection {
   #done = false;
   /** Nested iteration guard: resume() from inside a callback is deferred. */
   #iterating = false;
+  /** Whether some stage has body or trailer callbacks. */
+  readonly #bodyStages: boolean;
 
   constructor(stages: readonly ChainStage[], sink: ChainSink, limit: number, overflow: ChainOverflowHandler) {
     this.#stages = stages;
@@ -73,6 +75,7 @@ export class ChainDirection {
     this.#limit = limit;
     this.#overflow = overflow;
     this.#state = stages.length === 0 ? NO_STATE : new Array<number>(stages.length).fill(UNREACHED);
+    this.#bodyStages = stages.some((s) => s.data !== undefined || s.trailers !== undefined);
   }
 
   /** Raises (or lowers) how much this direction may buffer (Envoy's setDecoderBufferLimit). */
@@ -86,7 +89,7 @@ export class ChainDirection {
 
   /** Whether some stage has body or trailer callbacks (else the body can bypass the chain). */
   get inspectsBody(): boolean {
-    return this.#stages.some((s) => s.data !== undefined || s.trailers !== undefined);
+    return this.#bodyStages;
   }
 
   bufferedBody(): Buffer {
@@ -119,7 +122,7 @@ export class ChainDirection {
   /** Returns false when the source should pause until `onResume`. */
   data(data: Buffer, endStream: boolean): boolean {
     if (endStream) this.#endSeen = true;
-    if (this.#stages.length === 0) {
+    if (this.#stages.length === 0 || (!this.#bodyStages && this.#stoppedIndex() < 0 && this.#buffered === 0)) {
       this.#toSinkData(data, endStream);
       return !this.#paused;
     }
