@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
-import { H1Pool, UpstreamErrorCode, type H1PoolOptions, type UpstreamController, type UpstreamRequestOptions } from '../../runtime/upstream/h1-pool.ts';
+import { H1Pool, UpstreamErrorCode, type BodySink, type BodySource, type H1PoolOptions, type UpstreamController, type UpstreamRequestOptions } from '../../runtime/upstream/h1-pool.ts';
 import { closedPort } from '../helpers/servers.ts';
 
 // The upstream pool against real sockets: Node http servers where HTTP semantics are enough,
@@ -237,6 +237,144 @@ test('bodies: none (content-length 0 for POST), a buffer, a stream with content-
     { method: 'POST', te: 'chunked', cl: undefined, body: 'chunk-1,chunk-2' },
   ]);
   assert.equal(up.sockets.length, 1);
+});
+
+/**
+ * A body its owner pushes (what the downstream codec's exchange is to the pool): chunks pushed
+ * before the pool attaches are held and delivered at attach; it records the pool's calls.
+ */
+class PushedBody implements BodySource {
+  sink: BodySink | undefined;
+  held: Buffer[] = [];
+  ended = false;
+  paused = false;
+  readonly calls: string[] = [];
+  #onResume: (() => void) | undefined;
+
+  attachBody(sink: BodySink): void {
+    this.calls.push('attach');
+    this.sink = sink;
+    for (const c of this.held.splice(0)) sink.onBodyData(c);
+    if (this.ended) sink.onBodyEnd();
+  }
+  detachBody(): void {
+    this.calls.push('detach');
+    this.sink = undefined;
+  }
+  pauseBody(): void {
+    if (!this.paused) this.calls.push('pause');
+    this.paused = true;
+  }
+  resumeBody(): void {
+    if (this.paused) this.calls.push('resume');
+    this.paused = false;
+    this.#onResume?.();
+  }
+  push(chunk: Buffer): void {
+    if (this.sink) this.sink.onBodyData(chunk);
+    else this.held.push(chunk);
+  }
+  end(): void {
+    this.ended = true;
+    this.sink?.onBodyEnd();
+  }
+  /** Pushes `total` bytes of `fill` in `size` chunks, waiting while the pool has it paused. */
+  pump(total: number, size: number, fill: number): void {
+    let sent = 0;
+    const step = (): void => {
+      while (sent < total && !this.paused) {
+        const n = Math.min(size, total - sent);
+        sent += n;
+        this.push(Buffer.alloc(n, fill));
+      }
+      if (sent >= total) {
+        this.#onResume = undefined;
+        this.end();
+      }
+    };
+    this.#onResume = () => setImmediate(step);
+    step();
+  }
+}
+
+test('a pushed body (BodySource): chunks held before the request is written go first, framed by content-length or chunked', async (t) => {
+  const seen: Array<{ te?: string; cl?: string; body: string }> = [];
+  const up = await httpServer(t, (req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (d: Buffer) => parts.push(d));
+    req.on('end', () => {
+      seen.push({ te: req.headers['transfer-encoding'], cl: req.headers['content-length'], body: Buffer.concat(parts).toString() });
+      res.end('done');
+    });
+  });
+  const p = pool(t, up.port);
+  for (const headers of [['content-length', '9'], []]) {
+    const body = new PushedBody();
+    body.push(Buffer.from('abc'));
+    body.push(Buffer.from('def'));
+    const done = send(p, { method: 'POST', headers, body });
+    // The pool attaches when it writes the request; the rest of the body comes later.
+    setTimeout(() => {
+      body.push(Buffer.from('ghi'));
+      body.end();
+    }, 20);
+    const r = await done;
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.events, ['start', 'sent', 'headers', 'end']);
+    assert.equal(body.calls[0], 'attach');
+  }
+  assert.deepEqual(seen, [
+    { te: undefined, cl: '9', body: 'abcdefghi' },
+    { te: 'chunked', cl: undefined, body: 'abcdefghi' },
+  ]);
+  assert.equal(up.sockets.length, 1);
+});
+
+test('a pushed body is paused while the upstream does not read and resumed when it drains; every byte arrives', async (t) => {
+  const TOTAL = 8 * 1024 * 1024;
+  let received = 0;
+  let bad = 0;
+  const up = await httpServer(t, (req, res) => {
+    // Read in bursts with pauses, so the pool's socket fills up.
+    req.on('data', (d: Buffer) => {
+      received += d.length;
+      for (const b of d) if (b !== 7) bad++;
+      req.pause();
+      setTimeout(() => req.resume(), 5);
+    });
+    req.on('end', () => res.end(String(received)));
+  });
+  const p = pool(t, up.port);
+  // An idle connection first, so the pool attaches at dispatch and sees every chunk as it is pushed.
+  assert.equal((await send(p)).status, 200);
+  const body = new PushedBody();
+  const done = send(p, { method: 'PUT', headers: ['content-length', String(TOTAL)], body });
+  assert.equal(body.calls[0], 'attach');
+  body.pump(TOTAL, 64 * 1024, 7);
+  const r = await done;
+  assert.equal(r.status, 200);
+  assert.equal(r.body.toString(), String(TOTAL));
+  assert.equal(bad, 0);
+  assert.ok(body.calls.includes('pause'), body.calls.join(','));
+  assert.ok(body.calls.includes('resume'), body.calls.join(','));
+});
+
+test('a pushed body aborted before its end fails the request and its connection is not reused', async (t) => {
+  const up = await httpServer(t, (req, res) => {
+    req.resume();
+    req.on('end', () => res.end('x'));
+  });
+  const p = pool(t, up.port);
+  const body = new PushedBody();
+  const done = send(p, { method: 'POST', headers: ['content-length', '10'], body });
+  body.push(Buffer.from('abc'));
+  await new Promise((r) => setTimeout(r, 20));
+  body.sink?.onBodyAbort();
+  const r = await done;
+  assert.equal(r.error?.code, UpstreamErrorCode.BodyLength);
+  assert.ok(body.calls.includes('detach'));
+  assert.equal((await send(p, { method: 'POST', body: Buffer.from('ok') })).status, 200);
+  assert.equal(up.sockets.length, 2);
 });
 
 test('a request body that disagrees with its content-length fails the request and never reuses the connection', async (t) => {
