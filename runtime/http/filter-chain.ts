@@ -26,9 +26,15 @@ export interface ChainStage {
   trailers?(trailers: HeaderMap): TrailersStatus;
 }
 
-/** Told when a direction's buffer passes its limit under a Buffer status (413 / 500 in Envoy). */
+/** The stream's side of a direction's failures. */
 export interface ChainOverflowHandler {
+  /** The buffer passed its limit under a Buffer status (413 / 500 in Envoy). */
   chainOverflow(direction: ChainDirection): void;
+  /**
+   * A filter callback threw. Iteration stays stopped at that stage (nothing it may have half
+   * changed goes on); the stream answers or resets.
+   */
+  chainFilterError(direction: ChainDirection, err: unknown): void;
 }
 
 export interface ChainSink {
@@ -165,7 +171,13 @@ export class ChainDirection {
     const headers = this.#headers as HeaderMap;
     for (let i = from; i < stages.length; i++) {
       const fn = stages[i].headers;
-      const st = fn === undefined ? HeadersStatus.Continue : fn.call(stages[i], headers, endStream);
+      let st: HeadersStatus;
+      try {
+        st = fn === undefined ? HeadersStatus.Continue : fn.call(stages[i], headers, endStream);
+      } catch (err) {
+        this.#failed(i, err);
+        return false;
+      }
       if (st === HeadersStatus.Continue || st === HeadersStatus.ContinueAndEndStream) {
         this.#state[i] = FLOWING;
         continue;
@@ -193,7 +205,13 @@ export class ChainDirection {
         this.#hold(chunk.data);
         return;
       }
-      const st = fn.call(stages[i], chunk, endStream);
+      let st: DataStatus;
+      try {
+        st = fn.call(stages[i], chunk, endStream);
+      } catch (err) {
+        this.#failed(i, err);
+        return;
+      }
       if (st === DataStatus.Continue) {
         if (state !== FLOWING) {
           this.#resume(i, chunk);
@@ -215,6 +233,12 @@ export class ChainDirection {
     this.#toSinkData(chunk.data, endStream);
   }
 
+  /** Stage `i` threw: it holds iteration for good, and the stream is told. */
+  #failed(i: number, err: unknown): void {
+    this.#state[i] = STOP_ALL;
+    this.#overflow.chainFilterError(this, err);
+  }
+
   #laterStageStopped(i: number): boolean {
     for (let j = i + 1; j < this.#stages.length; j++) if (this.#state[j] !== FLOWING) return true;
     return false;
@@ -229,7 +253,13 @@ export class ChainDirection {
       // Continue (or a missing trailers callback) releases the held body, then the trailers.
       if (state !== FLOWING && state !== STOP_DATA) return;
       const fn = stages[i].trailers;
-      const st = fn === undefined ? TrailersStatus.Continue : fn.call(stages[i], trailers);
+      let st: TrailersStatus;
+      try {
+        st = fn === undefined ? TrailersStatus.Continue : fn.call(stages[i], trailers);
+      } catch (err) {
+        this.#failed(i, err);
+        return;
+      }
       if (st === TrailersStatus.StopIteration) {
         this.#state[i] = STOP_TRAILERS;
         this.#trailersFrom = i + 1;

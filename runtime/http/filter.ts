@@ -86,6 +86,11 @@ export interface FilterCallbacks {
   setBufferedResponseBody(data: Buffer): void;
 }
 
+/**
+ * One stream's instance of a filter. A callback that throws fails only its stream: iteration stops
+ * at that filter, the error is logged, and the stream answers 500 (`filter_error`), or is reset
+ * when its response had already started.
+ */
 export interface HttpFilter {
   onRequestHeaders?(headers: HeaderMap, endStream: boolean): HeadersStatus;
   onRequestBody?(chunk: BodyChunk, endStream: boolean): DataStatus;

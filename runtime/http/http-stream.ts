@@ -356,6 +356,12 @@ export class HttpStream implements H1ExchangeSink {
   }
 
   /** ChainOverflowHandler: a direction buffered past its limit. */
+  /** ChainOverflowHandler: a filter threw. Answered 500 before the response started, else reset. */
+  chainFilterError(direction: ChainDirection, err: unknown): void {
+    this.rt.log.error({ err, direction: direction === this.#request ? 'request' : 'response' }, 'http filter threw');
+    this.sendLocalReply({ status: 500, body: 'Internal Server Error', details: 'filter_error' });
+  }
+
   chainOverflow(direction: ChainDirection): void {
     if (direction === this.#request) this.#requestOverflow();
     else this.#responseOverflow();

@@ -292,7 +292,8 @@ export class HarnessStream implements FilterCallbacks {
       downstreamLocalAddress: init.destination ?? '127.0.0.1:10000',
     });
     this.#filter = plugin.create(this);
-    const overflow = { chainOverflow: (d: ChainDirection) => this.#overflow(d) };
+    // A callback that throws is a host bug here (guest traps are handled inside the filter): surface it.
+    const overflow = { chainOverflow: (d: ChainDirection) => this.#overflow(d), chainFilterError: rethrow };
     this.#request = new ChainDirection([requestStage(this.#filter)], this.#sink(this.upstream), limit, overflow);
     this.#response = new ChainDirection([responseStage(this.#filter)], this.#sink(this.downstream), limit, overflow);
   }
@@ -411,6 +412,7 @@ export class HarnessStream implements FilterCallbacks {
       // A local reply runs through the filter's response callbacks, as in the proxy.
       this.#response = new ChainDirection([responseStage(this.#filter)], this.#sink(this.downstream), this.#limit, {
         chainOverflow: () => this.resetStream('response_payload_too_large'),
+        chainFilterError: rethrow,
       });
       this.#response.headers(h, body.length === 0);
       if (body.length > 0) this.#response.data(body, true);
@@ -440,4 +442,8 @@ export class HarnessStream implements FilterCallbacks {
   setRequestBufferLimit(bytes: number): void {
     this.#request.setLimit(bytes);
   }
+}
+
+function rethrow(_direction: ChainDirection, err: unknown): never {
+  throw err;
 }

@@ -41,6 +41,35 @@ test('runs request callbacks in config order and response callbacks in reverse',
   assert.equal(res.headers['x-order'], 'b,a');
 });
 
+test('a filter that throws fails only its stream: 500 with details filter_error, and the worker serves on', async (t) => {
+  let reached = 0;
+  const up = await startUpstream(t, (req, res) => {
+    reached++;
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  });
+  const p = await startProxy(
+    t,
+    proxyYaml({
+      clusters: [{ name: 'backend', ports: [up.port] }],
+      filters: filter('throw', 'Throw'),
+      accessLogFormat: '%RESPONSE_CODE% %RESPONSE_CODE_DETAILS% %REQ(X-THROW)%\n',
+    }),
+    { preload: [FILTERS] },
+  );
+  for (const where of ['request', 'body', 'response']) {
+    const res = await request(p.url('/'), { method: 'POST', headers: { 'x-throw': where }, body: 'hello' });
+    assert.equal(res.statusCode, 500, where);
+    assert.equal(await res.body.text(), 'Internal Server Error');
+  }
+  const fine = await request(p.url('/'), { method: 'POST', body: 'hello' });
+  assert.equal(fine.statusCode, 200);
+  assert.equal(await fine.body.text(), 'ok');
+  assert.deepEqual(await p.accessLog(4), ['500 filter_error request', '500 filter_error body', '500 filter_error response', '200 via_upstream -']);
+  // Only the response-side failure had let its request reach the upstream.
+  assert.equal(reached, 2);
+});
+
 test('a filter that stops request headers holds the request until it resumes', async (t) => {
   const up = await startUpstream(t, echoHandler());
   for (const stopAll of [false, true]) {
