@@ -97,7 +97,6 @@ export class H1Exchange implements BodySource {
   readonly rawHeaders: string[];
   /** Whether the client wants the connection kept (HTTP version and its Connection header). */
   readonly keepAlive: boolean;
-  readonly upgrade: boolean;
   sink: H1ExchangeSink | undefined = undefined;
 
   /** The whole request has been received. */
@@ -121,18 +120,13 @@ export class H1Exchange implements BodySource {
   closeAfter = false;
   #closeCallbacks: Array<() => void> | undefined = undefined;
 
-  constructor(conn: H1ServerConnection, method: string, url: string, httpVersion: string, rawHeaders: string[], keepAlive: boolean, upgrade: boolean) {
+  constructor(conn: H1ServerConnection, method: string, url: string, httpVersion: string, rawHeaders: string[], keepAlive: boolean) {
     this.conn = conn;
     this.method = method;
     this.url = url;
     this.httpVersion = httpVersion;
     this.rawHeaders = rawHeaders;
     this.keepAlive = keepAlive;
-    this.upgrade = upgrade;
-  }
-
-  get socket(): net.Socket {
-    return this.conn.socket;
   }
 
   // ---- request body ----
@@ -178,10 +172,6 @@ export class H1Exchange implements BodySource {
     this.#heldBytes = 0;
     this.resumeBody();
     return held;
-  }
-
-  get bodyPaused(): boolean {
-    return this.#bodyPaused;
   }
 
   /** Stop reading the request body (backpressure); chunks already read may still arrive. */
@@ -624,7 +614,7 @@ export class H1ServerConnection implements IdleTracked {
     const target = url ?? this.#pendingUrl;
     this.#pendingUrl = '';
     const version = major === 1 && minor === 1 ? '1.1' : `${major}.${minor}`;
-    const ex = new H1Exchange(this, methods[method] ?? 'GET', target, version, raw, keepAlive, upgrade);
+    const ex = new H1Exchange(this, methods[method] ?? 'GET', target, version, raw, keepAlive);
     this.#parsing = ex;
     if (upgrade) {
       this.#upgradePending = true;

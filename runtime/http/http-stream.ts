@@ -39,8 +39,6 @@ export class HttpStream implements H1ExchangeSink {
   #localReplyStarted = false;
   /** The downstream request has been received completely (Envoy's remoteDecodeComplete). */
   #requestComplete = false;
-  /** The connection reached max_connection_duration: this response closes it. */
-  #closeConnection = false;
   #requestTimer: NodeJS.Timeout | undefined;
   /** For the stream idle timeout (see IdleSweeper). */
   lastActivity: number;
@@ -293,18 +291,6 @@ export class HttpStream implements H1ExchangeSink {
 
   // ---- timers ----
 
-  /**
-   * Makes this stream's response the connection's last (max_connection_duration): with
-   * `connection: close` if its headers are not out yet, else the connection ends after it.
-   */
-  closeConnectionAfterResponse(): void {
-    if (!this.downstream.headersSent) {
-      this.#closeConnection = true;
-      return;
-    }
-    this.downstream.closeAfterResponse();
-  }
-
   /** The route's `idle_timeout` replaces the HCM's stream idle timeout (0 disables it). */
   setIdleTimeout(ms: number): void {
     this.idleTimeoutMs = ms;
@@ -420,7 +406,8 @@ export class HttpStream implements H1ExchangeSink {
     }
     // Envoy (HTTP/1): answering before the request is complete closes the connection after the
     // response, rather than waiting for the rest of the request body.
-    const close = rt.draining || !this.#requestComplete || this.#closeConnection;
+    // (max_connection_duration and max_requests_per_connection close it in the codec.)
+    const close = rt.draining || !this.#requestComplete;
     if (rt.draining) rt.stats.downstream_cx_drain_close.inc();
     try {
       this.downstream.writeHead(status, flat, close);
