@@ -59,6 +59,19 @@ interface WorkerHandle {
 
 const STATS_SLOTS = 16384;
 
+/**
+ * A worker's young generation, in MB (V8 makes each semi-space a third of it: 8 MB).
+ *
+ * V8's default for a heap this size lets a semi-space grow to 16 MB. V8 starts an incremental
+ * mark-compact whenever the old generation's headroom is smaller than the new space, and a proxy
+ * worker's old generation is small (about 20 MB live, limit about 40 MB): so with a 16 MB new
+ * space it ran a 5-9 ms mark-compact every few hundred milliseconds under load, with next to
+ * nothing promoted, and those pauses were the p99 of a GET 16 KiB run. With 8 MB semi-spaces
+ * the same load ran no mark-compact at all (docs/RATIONALE.md, "Why workers have a smaller
+ * young generation").
+ */
+const WORKER_YOUNG_GENERATION_MB = 24;
+
 /** Envoy's `server.state` gauge values (envoy.admin.v3.ServerInfo.State). */
 const SERVER_STATE = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 } as const;
 
@@ -341,7 +354,10 @@ export class Sluice {
       preload: this.#opts.preload ?? [],
       wasm: this.#wasmWorkerInit(),
     };
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: init });
+    const worker = new Worker(new URL('./worker.ts', import.meta.url), {
+      workerData: init,
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    });
     const handle = { index, worker } as WorkerHandle;
     handle.ready = new Promise((resolve, reject) => {
       worker.on('message', (msg: WorkerToMain) => {
