@@ -69,7 +69,8 @@ function selectWorkloads(names: readonly string[] | undefined): Workload[] {
 }
 
 function plannedSeconds(o: BenchOptions, targets: number, workloads: number): number {
-  return workloads * targets * o.rounds * (o.warmupS + o.durationS + 1);
+  const firstExtra = Math.max(0, o.firstWarmupS - o.warmupS);
+  return workloads * targets * (o.rounds * (o.warmupS + o.durationS + 1) + firstExtra);
 }
 
 async function main(): Promise<number> {
@@ -125,6 +126,7 @@ async function main(): Promise<number> {
 
   const failures = new Map<string, string>();
   const running = new Map<string, RunningTarget>();
+  const budgeted = new Set(WASM_BUDGETS.flatMap((b) => [b.target, b.base]));
   for (const target of targets) {
     const started = await startTarget(target, env);
     if (typeof started === 'string') {
@@ -161,11 +163,13 @@ async function main(): Promise<number> {
     threads: options.threads,
     durationS: options.durationS,
     warmupS: options.warmupS,
+    firstWarmupS: options.firstWarmupS,
     rounds: options.rounds,
     busyRetries: options.busyRetries,
     workloads,
     scripts,
     signal: aborted.signal,
+    // A wasm row and its base run back to back in every round: their budgets pair them by round.
     targetsFor: (w) =>
       targets.flatMap((t): RotationTarget[] => {
         const r = running.get(t.name);
@@ -176,6 +180,7 @@ async function main(): Promise<number> {
             port: r.port,
             ...(r.exitReason ? { exitReason: r.exitReason } : {}),
             ...(r.processGroup !== undefined ? { processGroup: r.processGroup } : {}),
+            ...(budgeted.has(t.name) ? { group: 'budget' } : {}),
           },
         ];
       }),
@@ -200,8 +205,8 @@ async function main(): Promise<number> {
     title: `Sluice proxy bench — ${new Date().toISOString()}`,
     setup: [
       ...describeEnvironment(tools, repoDir),
-      ['load', `wrk -t${options.threads} -c${options.connections} --latency, keep-alive; ${options.warmupS} s warm-up + ${options.durationS} s measured per run`],
-      ['rounds', `${options.rounds} interleaved ${options.rounds === 1 ? 'round' : 'rounds'} per workload; median reported`],
+      ['load', `wrk -t${options.threads} -c${options.connections} --latency, keep-alive; ${options.warmupS} s warm-up (${Math.max(options.warmupS, options.firstWarmupS)} s before a target's first run of a workload) + ${options.durationS} s measured per run`],
+      ['rounds', `${options.rounds} interleaved ${options.rounds === 1 ? 'round' : 'rounds'} per workload; median reported; wasm budgets paired by round`],
       ['pinning', pin.description],
       ['other load', `a run during which other processes used > ${BUSY_THRESHOLD_CORES} cores is repeated up to ${options.busyRetries} times, then flagged`],
       ['upstream', upstream.description],

@@ -6,6 +6,7 @@ export interface BenchOptions {
   rounds: number;
   durationS: number;
   warmupS: number;
+  firstWarmupS: number;
   connections: number;
   threads: number;
   busyRetries: number;
@@ -23,6 +24,7 @@ export const USAGE = `usage: node bench/proxy-bench.ts [options]
   --rounds N         rotations over all targets per workload; the median is reported (default 3)
   --duration S       measured seconds per run (default 5)
   --warmup S         unmeasured seconds before each run (default 1)
+  --first-warmup S   unmeasured seconds before a target's first run of a workload (default 6)
   --quick            1 round of 2 s: checks that everything runs
   --only a,b         targets to run: direct, sluice1, sluice1-wasm-noop, sluice1-wasm-header,
                      sluice2, fastify, http-proxy, nginx, haproxy
@@ -44,6 +46,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       rounds: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      'first-warmup': { type: 'string' },
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
       workloads: { type: 'string' },
@@ -61,6 +64,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     rounds: positiveInt('--rounds', values.rounds, quick ? 1 : 3),
     durationS: positiveInt('--duration', values.duration, quick ? 2 : 5),
     warmupS: nonNegativeInt('--warmup', values.warmup, 1),
+    firstWarmupS: nonNegativeInt('--first-warmup', values['first-warmup'], quick ? 1 : 6),
     connections: positiveInt('--connections', values.connections, 50),
     threads: positiveInt('--threads', values.threads, 1),
     busyRetries: nonNegativeInt('--busy-retries', values['busy-retries'], 2),

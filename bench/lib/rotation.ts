@@ -9,6 +9,9 @@ import type { Workload } from './workloads.ts';
  * The interleaved schedule: per workload, R rounds; each round runs every target once (a
  * warm-up run, discarded, then the measured run). The starting target shifts by one each
  * round, so no target is always first after a pause or always right after a heavy one.
+ * Targets that share a `group` (a row and the base its cost budget compares it with) are run
+ * back to back in every round, their own order shifting too, so each round's pair sees the same
+ * phase of the machine (summary.ts pairs them by round).
  *
  * A run during which other processes used more than `BUSY_THRESHOLD_CORES` (another session's
  * test suite on this shared machine) is repeated, up to `busyRetries` times; the last attempt
@@ -24,6 +27,8 @@ export interface RotationTarget {
   exitReason?: () => string | undefined;
   /** The target's process group, whose CPU per request is measured; undefined for `direct`. */
   processGroup?: number;
+  /** Consecutive targets with the same group stay together in every round's order. */
+  group?: string;
 }
 
 export interface RotationPlan {
@@ -34,6 +39,13 @@ export interface RotationPlan {
   threads: number;
   durationS: number;
   warmupS: number;
+  /**
+   * Warm-up before a target's first run of each workload. A Node target's first seconds under a
+   * new load run slower and with a far worse tail while V8 compiles and optimizes the hot paths
+   * on the same pinned core (measured: p99 22.8 ms in the first 5 s after a 1 s warm-up, then
+   * 7.6 and 6.9 ms), which would make round 1 measure the JIT and not the proxy.
+   */
+  firstWarmupS: number;
   rounds: number;
   busyRetries: number;
   workloads: readonly Workload[];
@@ -51,7 +63,7 @@ export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
   for (const workload of plan.workloads) {
     const targets = plan.targetsFor(workload);
     for (let round = 0; round < plan.rounds; round++) {
-      for (const target of rotate(targets, round)) {
+      for (const target of roundOrder(targets, round)) {
         if (plan.signal.aborted) return measurements;
         let m = await measure(plan, workload, target, round);
         for (let retry = 1; retry <= plan.busyRetries && isBusy(m) && !plan.signal.aborted; retry++) {
@@ -79,7 +91,8 @@ async function measure(plan: RotationPlan, workload: Workload, target: RotationT
     cpus: plan.wrkCpus,
   };
   try {
-    if (plan.warmupS > 0) await runWrk(plan.children, { ...run, durationS: plan.warmupS });
+    const warmupS = round === 0 ? Math.max(plan.warmupS, plan.firstWarmupS) : plan.warmupS;
+    if (warmupS > 0) await runWrk(plan.children, { ...run, durationS: warmupS });
     // The target's CPU counts from just before the measured run to just after: no warm-up.
     const targetTicks = (): number | undefined => (target.processGroup === undefined ? undefined : groupTicks(target.processGroup));
     const ticksBefore = targetTicks();
@@ -105,6 +118,17 @@ async function measure(plan: RotationPlan, workload: Workload, target: RotationT
 
 export function isBusy(m: Measurement): boolean {
   return (m.foreignCpuCores ?? 0) > BUSY_THRESHOLD_CORES;
+}
+
+/** The order of round `round`: units (a lone target, or a run of targets sharing a group) rotated, and each unit's members rotated. */
+export function roundOrder<T extends { group?: string }>(targets: readonly T[], round: number): T[] {
+  const units: T[][] = [];
+  for (const t of targets) {
+    const last = units.at(-1);
+    if (t.group !== undefined && last !== undefined && last[0]!.group === t.group) last.push(t);
+    else units.push([t]);
+  }
+  return rotate(units, round).flatMap((u) => rotate(u, round));
 }
 
 function rotate<T>(items: readonly T[], by: number): T[] {

@@ -60,11 +60,27 @@ export interface CostBudget {
   maxAddedP99Us: number;
 }
 
-/** A budget with what this workload measured; undefined numbers when a row has none. */
+/**
+ * A budget with what this workload measured; undefined numbers when no round has both rows.
+ *
+ * The numbers are paired: each round runs the row and its base once each, close together, so
+ * every round gives one req/s ratio and one p99 difference, and the check reports the median of
+ * those. A slow phase of a shared VM (minutes long, up to ±40 % here) then moves both runs of a
+ * pair instead of whichever row's median it happened to fall on.
+ */
 export interface BudgetCheck extends CostBudget {
   label: string;
   baseLabel: string;
+  /** Rounds in which both rows produced a report. */
+  pairs: number;
+  /** Median over the rounds of req/s(row) / req/s(base). */
   ratio?: number;
+  /** Lowest and highest of those per-round ratios. */
+  ratioMin?: number;
+  ratioMax?: number;
+  /** Median over the rounds of base CPU per request / row CPU per request (> 1: the row is cheaper). */
+  cpuRatio?: number;
+  /** Median over the rounds of p99(row) − p99(base), microseconds. */
   addedP99Us?: number;
 }
 
@@ -116,11 +132,7 @@ export function summarize(input: SummaryInput): WorkloadSummary[] {
       const row = rows.find((r) => r.target === b.target);
       if (!row) return [];
       const base = rows.find((r) => r.target === b.base);
-      const check: BudgetCheck = { ...b, label: row.label, baseLabel: base?.label ?? b.base };
-      const r = ratio(row.requestsPerSec, base?.requestsPerSec);
-      if (r !== undefined) check.ratio = r;
-      if (row.p99Us !== undefined && base?.p99Us !== undefined) check.addedP99Us = row.p99Us - base.p99Us;
-      return [check];
+      return [checkBudget(input, workload.name, b, row.label, base?.label ?? b.base)];
     });
     const summary: WorkloadSummary = { workload, rows, budgets };
     const cpu = (name: string): number | undefined => rows.find((r) => r.target === name)?.cpuUsPerRequest;
@@ -133,6 +145,35 @@ export function summarize(input: SummaryInput): WorkloadSummary[] {
     if (b !== undefined) summary.sluice2VsSluice1 = b;
     return summary;
   });
+}
+
+/** Pairs the row's and the base's measured runs by round (see BudgetCheck). */
+export function checkBudget(input: SummaryInput, workload: string, b: CostBudget, label: string, baseLabel: string): BudgetCheck {
+  const byRound = (target: string): Map<number, Measurement> =>
+    new Map(input.measurements.filter((m) => m.workload === workload && m.target === target && m.report).map((m) => [m.round, m]));
+  const mine = byRound(b.target);
+  const base = byRound(b.base);
+  const ratios: number[] = [];
+  const cpuRatios: number[] = [];
+  const added: number[] = [];
+  for (const [round, m] of mine) {
+    const o = base.get(round);
+    if (o === undefined) continue;
+    const r = ratio(m.report!.requestsPerSec, o.report!.requestsPerSec);
+    if (r !== undefined) ratios.push(r);
+    const c = ratio(o.cpuUsPerRequest, m.cpuUsPerRequest);
+    if (c !== undefined) cpuRatios.push(c);
+    added.push(m.report!.latencyUs.p99 - o.report!.latencyUs.p99);
+  }
+  const check: BudgetCheck = { ...b, label, baseLabel, pairs: added.length };
+  if (ratios.length > 0) {
+    check.ratio = median(ratios);
+    check.ratioMin = Math.min(...ratios);
+    check.ratioMax = Math.max(...ratios);
+  }
+  if (cpuRatios.length > 0) check.cpuRatio = median(cpuRatios);
+  if (added.length > 0) check.addedP99Us = median(added);
+  return check;
 }
 
 function summarizeRow(input: SummaryInput, workload: string, t: { name: string; label: string }): RowSummary {

@@ -79,3 +79,52 @@ test('runs without a CPU number are left out of the median, and no number gives 
   assert.equal(t!.sluiceVsFastifyCpu, undefined);
   assert.equal(t!.sluiceVsFastify, 1.3);
 });
+
+test('a cost budget pairs the row with its base round by round and reports the medians of the pairs', () => {
+  const wasm = (round: number, rps: number, p99: number, cpu: number): Measurement => ({
+    ...run('wasm', round, rps, cpu),
+    report: { ...report(rps), latencyUs: { p50: 500, p75: 600, p90: 700, p99 } },
+  });
+  const base = (round: number, rps: number, p99: number, cpu: number): Measurement => ({
+    ...run('sluice1', round, rps, cpu),
+    report: { ...report(rps), latencyUs: { p50: 500, p75: 600, p90: 700, p99 } },
+  });
+  // Round 1 is a slow phase that hits both runs of its pair. By medians of rows, the wasm row
+  // would be 9,000 / 14,000 = 0.64× and its p99 3,000 µs above; paired, each round says ~0.9×.
+  const measurements = [
+    base(0, 14_000, 4_000, 60),
+    wasm(0, 12_600, 4_300, 66),
+    base(1, 6_000, 12_000, 140),
+    wasm(1, 5_500, 12_600, 150),
+    base(2, 15_000, 3_800, 58),
+    wasm(2, 9_000, 7_000, 64),
+    wasm(3, 9_000, 4_000, 60), // its base run failed: no pair
+  ];
+  const [s] = summarize({
+    ...input(measurements),
+    targets: [...TARGETS, { name: 'wasm', label: 'Sluice 1w + wasm' }],
+    budgets: [{ target: 'wasm', base: 'sluice1', minRatio: 0.9, maxAddedP99Us: 500 }],
+  });
+  const b = s!.budgets[0]!;
+  assert.equal(b.pairs, 3);
+  assert.equal(b.ratio, 0.9); // 0.9, 0.9167, 0.6
+  assert.equal(b.ratioMin, 0.6);
+  assert.equal(b.ratioMax, 5_500 / 6_000);
+  assert.equal(b.addedP99Us, 600); // 300, 600, 3,200
+  assert.equal(b.cpuRatio, 60 / 66); // 60/66, 140/150, 58/64
+  assert.equal(b.label, 'Sluice 1w + wasm');
+  assert.equal(b.baseLabel, 'Sluice, 1 worker');
+});
+
+test('a cost budget whose rows never ran in the same round has no numbers', () => {
+  const [s] = summarize({
+    ...input([run('sluice1', 0, 10_000), run('wasm', 1, 9_000)]),
+    targets: [...TARGETS, { name: 'wasm', label: 'Sluice 1w + wasm' }],
+    budgets: [{ target: 'wasm', base: 'sluice1', minRatio: 0.9, maxAddedP99Us: 500 }],
+  });
+  const b = s!.budgets[0]!;
+  assert.equal(b.pairs, 0);
+  assert.equal(b.ratio, undefined);
+  assert.equal(b.addedP99Us, undefined);
+  assert.equal(b.cpuRatio, undefined);
+});
