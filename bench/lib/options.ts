@@ -15,6 +15,7 @@ export interface BenchOptions {
   /** Overall limit; undefined = derived from the plan. */
   timeoutS?: number;
   pin: boolean;
+  freezeIdle: boolean;
   install: boolean;
   help: boolean;
 }
@@ -34,6 +35,7 @@ export const USAGE = `usage: node bench/proxy-bench.ts [options]
   --busy-retries N   repeat a run during which other processes used CPU, up to N times (default 2)
   --timeout S        overall limit for the whole bench (default: planned time × (1 + busy retries) + 2 min)
   --no-pin           do not pin wrk and the proxies to CPUs with taskset
+  --no-freeze        leave the other targets running while one is measured (default: SIGSTOP them)
   --no-install       do not apt-get install missing nginx / haproxy / wrk
   -h, --help         this text
 `;
@@ -56,6 +58,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       timeout: { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       'no-install': { type: 'boolean', default: false },
+      'no-freeze': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -69,6 +72,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     threads: positiveInt('--threads', values.threads, 1),
     busyRetries: nonNegativeInt('--busy-retries', values['busy-retries'], 2),
     pin: values['no-pin'] !== true,
+    freezeIdle: values['no-freeze'] !== true,
     install: values['no-install'] !== true,
     help: values.help === true,
   };

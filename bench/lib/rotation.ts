@@ -13,6 +13,11 @@ import type { Workload } from './workloads.ts';
  * back to back in every round, their own order shifting too, so each round's pair sees the same
  * phase of the machine (summary.ts pairs them by round).
  *
+ * While a target is measured, every other target's process group is stopped (SIGSTOP) and
+ * continued after (`freezeIdle`). Idle targets are not idle to the scheduler: their timers, their
+ * V8 memory reducer's collections after the load they just served and their background threads
+ * all run on the core the measured proxy is pinned to.
+ *
  * A run during which other processes used more than `BUSY_THRESHOLD_CORES` (another session's
  * test suite on this shared machine) is repeated, up to `busyRetries` times; the last attempt
  * is kept either way and carries the number, so the report can flag it.
@@ -53,6 +58,8 @@ export interface RotationPlan {
   scripts: ReadonlyMap<string, string>;
   /** Targets per workload that passed the sanity check, in table order. */
   targetsFor(workload: Workload): RotationTarget[];
+  /** Stop the other targets' process groups while one is measured (see above). */
+  freezeIdle: boolean;
   /** Aborted on SIGINT or the overall timeout: no further run starts. */
   signal: AbortSignal;
   log(line: string): void;
@@ -60,22 +67,65 @@ export interface RotationPlan {
 
 export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
   const measurements: Measurement[] = [];
-  for (const workload of plan.workloads) {
-    const targets = plan.targetsFor(workload);
-    for (let round = 0; round < plan.rounds; round++) {
-      for (const target of roundOrder(targets, round)) {
-        if (plan.signal.aborted) return measurements;
-        let m = await measure(plan, workload, target, round);
-        for (let retry = 1; retry <= plan.busyRetries && isBusy(m) && !plan.signal.aborted; retry++) {
-          plan.log(`${progressLine(plan, workload, round, target.name, m)}  busy machine, repeating (${retry}/${plan.busyRetries})`);
-          m = await measure(plan, workload, target, round);
+  const frozen = new Set<number>();
+  const isolate = (target: RotationTarget, targets: readonly RotationTarget[]): void => {
+    if (plan.freezeIdle) isolateTarget(target, targets, frozen, signalGroup);
+  };
+  try {
+    for (const workload of plan.workloads) {
+      const targets = plan.targetsFor(workload);
+      for (let round = 0; round < plan.rounds; round++) {
+        for (const target of roundOrder(targets, round)) {
+          if (plan.signal.aborted) return measurements;
+          isolate(target, targets);
+          measurements.push(await measureWithRetries(plan, workload, target, round));
         }
-        measurements.push(m);
-        plan.log(progressLine(plan, workload, round, target.name, m));
       }
     }
+  } finally {
+    for (const g of frozen) signalGroup(g, 'SIGCONT');
   }
   return measurements;
+}
+
+/**
+ * Continues `target`'s process group if it was stopped and stops every other target's group
+ * that is not stopped yet; `frozen` holds the stopped groups across calls.
+ */
+export function isolateTarget(
+  target: { processGroup?: number },
+  targets: readonly { processGroup?: number }[],
+  frozen: Set<number>,
+  signal: (group: number, signal: 'SIGSTOP' | 'SIGCONT') => void,
+): void {
+  for (const t of targets) {
+    const g = t.processGroup;
+    if (g === undefined) continue;
+    if (t === target) {
+      if (frozen.delete(g)) signal(g, 'SIGCONT');
+    } else if (!frozen.has(g)) {
+      frozen.add(g);
+      signal(g, 'SIGSTOP');
+    }
+  }
+}
+
+function signalGroup(group: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-group, signal);
+  } catch {
+    // ESRCH: the group is gone (its exit is reported by the target's exitReason).
+  }
+}
+
+async function measureWithRetries(plan: RotationPlan, workload: Workload, target: RotationTarget, round: number): Promise<Measurement> {
+  let m = await measure(plan, workload, target, round);
+  for (let retry = 1; retry <= plan.busyRetries && isBusy(m) && !plan.signal.aborted; retry++) {
+    plan.log(`${progressLine(plan, workload, round, target.name, m)}  busy machine, repeating (${retry}/${plan.busyRetries})`);
+    m = await measure(plan, workload, target, round);
+  }
+  plan.log(progressLine(plan, workload, round, target.name, m));
+  return m;
 }
 
 async function measure(plan: RotationPlan, workload: Workload, target: RotationTarget, round: number): Promise<Measurement> {
