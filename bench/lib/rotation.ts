@@ -68,16 +68,13 @@ export interface RotationPlan {
 export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
   const measurements: Measurement[] = [];
   const frozen = new Set<number>();
-  const isolate = (target: RotationTarget, targets: readonly RotationTarget[]): void => {
-    if (plan.freezeIdle) isolateTarget(target, targets, frozen, signalGroup);
-  };
   try {
     for (const workload of plan.workloads) {
       const targets = plan.targetsFor(workload);
       for (let round = 0; round < plan.rounds; round++) {
         for (const target of roundOrder(targets, round)) {
           if (plan.signal.aborted) return measurements;
-          isolate(target, targets);
+          if (plan.freezeIdle) isolateTarget(target, targets, frozen, signalGroup);
           measurements.push(await measureWithRetries(plan, workload, target, round));
         }
       }

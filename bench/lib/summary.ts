@@ -148,7 +148,7 @@ export function summarize(input: SummaryInput): WorkloadSummary[] {
 }
 
 /** Pairs the row's and the base's measured runs by round (see BudgetCheck). */
-export function checkBudget(input: SummaryInput, workload: string, b: CostBudget, label: string, baseLabel: string): BudgetCheck {
+function checkBudget(input: SummaryInput, workload: string, b: CostBudget, label: string, baseLabel: string): BudgetCheck {
   const byRound = (target: string): Map<number, Measurement> =>
     new Map(input.measurements.filter((m) => m.workload === workload && m.target === target && m.report).map((m) => [m.round, m]));
   const mine = byRound(b.target);
