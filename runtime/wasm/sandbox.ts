@@ -142,15 +142,21 @@ export function checkCapabilities(imports: readonly WebAssembly.ModuleImportDesc
 // Fuel at run time (no binaryen needed)
 // ---------------------------------------------------------------------------------------------
 
-function fuelGlobalOf(instance: WebAssembly.Instance): WebAssembly.Global | undefined {
+/** The instance's fuel counter, or undefined for an unmetered instance. */
+export function fuelGlobalOf(instance: WebAssembly.Instance): WebAssembly.Global | undefined {
   const g = instance.exports[FUEL_EXPORT];
   return g instanceof WebAssembly.Global ? g : undefined;
+}
+
+/** `fuel` as the counter holds it: a whole number in 0..MAX_FUEL_PER_CALLBACK. */
+export function clampFuel(fuel: number): number {
+  return Math.max(0, Math.min(MAX_FUEL_PER_CALLBACK, Math.floor(fuel)));
 }
 
 /** Sets the instance's fuel to `fuel` (clamped to the i32 range); no-op for an unmetered instance. */
 export function refillFuel(instance: WebAssembly.Instance, fuel: number): void {
   const g = fuelGlobalOf(instance);
-  if (g !== undefined) g.value = Math.max(0, Math.min(MAX_FUEL_PER_CALLBACK, Math.floor(fuel)));
+  if (g !== undefined) g.value = clampFuel(fuel);
 }
 
 /**

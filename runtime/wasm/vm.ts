@@ -13,7 +13,7 @@ import type {
   LocalResponse,
 } from '../../abi/host-context.ts';
 import { ProcExit } from '../../abi/wasi.ts';
-import { fuelExhausted, refillFuel } from './sandbox.ts';
+import { clampFuel, fuelGlobalOf } from './sandbox.ts';
 import { ErrorCode, SluiceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Counter, Gauge, Histogram, Stats } from '../stats/types.ts';
@@ -133,7 +133,9 @@ export class WasmVm implements HostContext {
   #nextMetricId = 0;
   #nextHttpToken = 0;
   #closed = false;
+  /** The fuel a callback starts with (clamped once), and the instance's counter; undefined = unmetered. */
   readonly #fuel: number | undefined;
+  #fuelGlobal: WebAssembly.Global | undefined;
 
   constructor(compiled: CompiledModule, opts: VmOptions) {
     this.compiled = compiled;
@@ -141,7 +143,7 @@ export class WasmVm implements HostContext {
     this.vmId = opts.vmId;
     this.#opts = opts;
     this.#log = opts.services.log;
-    this.#fuel = compiled.fuelPerCallback;
+    this.#fuel = compiled.fuelPerCallback === undefined ? undefined : clampFuel(compiled.fuelPerCallback);
     this.#instantiate();
   }
 
@@ -172,6 +174,7 @@ export class WasmVm implements HostContext {
       throw this.#startError('instantiate', err);
     }
     this.#exports = this.#instance.exports as Record<string, unknown>;
+    this.#fuelGlobal = this.#fuel === undefined ? undefined : fuelGlobalOf(this.#instance);
     this.#exported = new Set(Object.keys(this.#exports).filter((k) => typeof this.#exports[k] === 'function'));
     const memory = this.#exports.memory;
     if (memory instanceof WebAssembly.Memory) this.#memory = new GuestMemory(memory);
@@ -220,7 +223,7 @@ export class WasmVm implements HostContext {
     // The CPU budget is per callback: refilled on entry from the host, never on a nested call (a
     // guest could otherwise reset its own budget through a host call that calls back in).
     if (this.#depth === 0) {
-      if (this.#fuel !== undefined) refillFuel(this.#instance, this.#fuel);
+      if (this.#fuelGlobal !== undefined) this.#fuelGlobal.value = this.#fuel ?? 0;
       this.#lastCritical = undefined;
     }
     this.#depth++;
