@@ -13,7 +13,7 @@ import type {
   LocalResponse,
 } from '../../abi/host-context.ts';
 import { ProcExit } from '../../abi/wasi.ts';
-import { clampFuel, fuelGlobalOf } from './sandbox.ts';
+import { clampFuel, fuelExhausted, fuelGlobalOf } from './sandbox.ts';
 import { ErrorCode, SluiceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Counter, Gauge, Histogram, Stats } from '../stats/types.ts';
@@ -133,8 +133,8 @@ export class WasmVm implements HostContext {
   #nextMetricId = 0;
   #nextHttpToken = 0;
   #closed = false;
-  /** The fuel a callback starts with (clamped once), and the instance's counter; undefined = unmetered. */
-  readonly #fuel: number | undefined;
+  /** The fuel a callback starts with (clamped once), and the instance's counter (undefined = unmetered). */
+  readonly #fuel: number;
   #fuelGlobal: WebAssembly.Global | undefined;
 
   constructor(compiled: CompiledModule, opts: VmOptions) {
@@ -143,7 +143,7 @@ export class WasmVm implements HostContext {
     this.vmId = opts.vmId;
     this.#opts = opts;
     this.#log = opts.services.log;
-    this.#fuel = compiled.fuelPerCallback === undefined ? undefined : clampFuel(compiled.fuelPerCallback);
+    this.#fuel = clampFuel(compiled.fuelPerCallback ?? 0);
     this.#instantiate();
   }
 
@@ -174,7 +174,7 @@ export class WasmVm implements HostContext {
       throw this.#startError('instantiate', err);
     }
     this.#exports = this.#instance.exports as Record<string, unknown>;
-    this.#fuelGlobal = this.#fuel === undefined ? undefined : fuelGlobalOf(this.#instance);
+    this.#fuelGlobal = this.compiled.fuelPerCallback !== undefined ? fuelGlobalOf(this.#instance) : undefined;
     this.#exported = new Set(Object.keys(this.#exports).filter((k) => typeof this.#exports[k] === 'function'));
     const memory = this.#exports.memory;
     if (memory instanceof WebAssembly.Memory) this.#memory = new GuestMemory(memory);
@@ -223,7 +223,7 @@ export class WasmVm implements HostContext {
     // The CPU budget is per callback: refilled on entry from the host, never on a nested call (a
     // guest could otherwise reset its own budget through a host call that calls back in).
     if (this.#depth === 0) {
-      if (this.#fuelGlobal !== undefined) this.#fuelGlobal.value = this.#fuel ?? 0;
+      if (this.#fuelGlobal !== undefined) this.#fuelGlobal.value = this.#fuel;
       this.#lastCritical = undefined;
     }
     this.#depth++;
@@ -280,6 +280,8 @@ export class WasmVm implements HostContext {
     if (err instanceof GuestAbort) message = err.message;
     else if (err instanceof ProcExit) {
       message = `proc_exit(${err.code})${said}`;
+    } else if (err instanceof WebAssembly.RuntimeError && fuelExhausted(this.#instance)) {
+      message = `CPU budget exhausted (${this.#fuel} units per callback)`;
     } else if (err instanceof WebAssembly.RuntimeError) message = `trap: ${err.message}${said}`;
     else if (err instanceof RangeError && /call stack/i.test(err.message)) message = `trap: ${err.message}`;
     else message = `host error: ${(err as Error)?.message ?? String(err)}`;

@@ -175,3 +175,23 @@ test('an AssemblyScript throw or assert in a stream callback: the stream gets 50
   assert.ok(failedAssert, `the decoded assert message is logged: ${JSON.stringify(errors)}`);
   assert.match(failedAssert.msg, new RegExp(`abort\\.ts:${assertLine}:\\d+`));
 });
+
+test('a callback stopped by its CPU budget: the stream gets 503 and the error log says the budget ran out, not a bare trap', BOUNDED, async (t) => {
+  const up = await startUpstream(t, echoHandler());
+  const file = await buildFixtureInto(dir, 'faulty.ts');
+  const cli = await runCli(
+    t,
+    proxyYaml({
+      clusters: [{ name: 'backend', ports: [up.port] }],
+      filters: wasmFilter({ file, rootId: 'loop', name: 'spinner', extra: '\n                sluice_sandbox: { cpu_budget: 20000000 }' }),
+    }),
+  );
+  const spun = await fetch(`http://127.0.0.1:${cli.port}/bad`);
+  assert.equal(spun.status, 503);
+  await spun.text();
+  const errors = await eventually(() => {
+    const found = logLines(cli.output()).filter((l) => l.level >= 50 && l.callback === 'proxy_on_request_headers');
+    return found.length >= 1 ? found : undefined;
+  }, 5000, 'a wasm error log line');
+  assert.match(errors[0].msg, /CPU budget exhausted \(20000000 units per callback\)/);
+});
