@@ -1,4 +1,3 @@
-import { AbiVersion } from '../../abi/abi-version.ts';
 import { BufferType, FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, MapType, StreamType, WasmResult } from '../../abi/enums.ts';
 import type { Answer, HostBuffer, HostHeaderMap, LocalResponse } from '../../abi/host-context.ts';
 import type { BodyChunk, FilterCallbacks, HttpFilter } from '../http/filter.ts';
@@ -126,8 +125,7 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     this.#requestHeaders = headers;
     if (!this.#ensureCreated()) return this.#failHeaders();
     this.#requestHeadersOpen = true;
-    const args = this.#vm.abiVersion === AbiVersion.V0_1_0 ? [this.id, headers.size] : [this.id, headers.size, endStream ? 1 : 0];
-    const st = this.#invoke('proxy_on_request_headers', args);
+    const st = this.#invoke('proxy_on_request_headers', headers.size, endStream ? 1 : 0);
     if (st === undefined) return this.#failHeaders();
     const status = this.#headersStatus(st);
     if (status === FilterHeadersStatus.Continue) this.#requestHeadersOpen = false;
@@ -138,7 +136,7 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     if (!this.#active()) return this.#failed ? this.#failData() : FilterDataStatus.Continue;
     const view = this.#bodyView(DIR_REQUEST, chunk, this.#bufferingRequest);
     this.#body = view;
-    const st = this.#invoke('proxy_on_request_body', [this.id, view.get().length, endStream ? 1 : 0]);
+    const st = this.#invoke('proxy_on_request_body', view.get().length, endStream ? 1 : 0);
     this.#body = undefined;
     if (st === undefined) return this.#failData();
     const status = this.#dataStatus(st);
@@ -150,7 +148,7 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
   onRequestTrailers(trailers: HeaderMap): FilterTrailersStatus {
     if (!this.#active()) return FilterTrailersStatus.Continue;
     this.#requestTrailers = trailers;
-    const st = this.#invoke('proxy_on_request_trailers', [this.id, trailers.size]);
+    const st = this.#invoke('proxy_on_request_trailers', trailers.size);
     if (st === undefined) return this.#failTrailers();
     return this.#trailersStatus(st);
   }
@@ -159,8 +157,7 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     this.#responseHeaders = headers;
     if (!this.#active()) return this.#failed ? this.#failHeaders() : FilterHeadersStatus.Continue;
     this.#responseHeadersOpen = true;
-    const args = this.#vm.abiVersion === AbiVersion.V0_1_0 ? [this.id, headers.size] : [this.id, headers.size, endStream ? 1 : 0];
-    const st = this.#invoke('proxy_on_response_headers', args);
+    const st = this.#invoke('proxy_on_response_headers', headers.size, endStream ? 1 : 0);
     if (st === undefined) return this.#failHeaders();
     const status = this.#headersStatus(st);
     if (status === FilterHeadersStatus.Continue) this.#responseHeadersOpen = false;
@@ -171,7 +168,7 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     if (!this.#active()) return this.#failed ? this.#failData() : FilterDataStatus.Continue;
     const view = this.#bodyView(DIR_RESPONSE, chunk, this.#bufferingResponse);
     this.#body = view;
-    const st = this.#invoke('proxy_on_response_body', [this.id, view.get().length, endStream ? 1 : 0]);
+    const st = this.#invoke('proxy_on_response_body', view.get().length, endStream ? 1 : 0);
     this.#body = undefined;
     if (st === undefined) return this.#failData();
     const status = this.#dataStatus(st);
@@ -183,7 +180,7 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
   onResponseTrailers(trailers: HeaderMap): FilterTrailersStatus {
     if (!this.#active()) return FilterTrailersStatus.Continue;
     this.#responseTrailers = trailers;
-    const st = this.#invoke('proxy_on_response_trailers', [this.id, trailers.size]);
+    const st = this.#invoke('proxy_on_response_trailers', trailers.size);
     if (st === undefined) return this.#failTrailers();
     return this.#trailersStatus(st);
   }
@@ -204,9 +201,9 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
       this.#responseTrailers ??= this.#cb.info.responseTrailers;
       this.#requestHeadersOpen = false;
       this.#responseHeadersOpen = false;
-      this.#tryCall('proxy_on_log', [this.id]);
-      this.#tryCall('proxy_on_done', [this.id]);
-      this.#tryCall('proxy_on_delete', [this.id]);
+      this.#tryCall('proxy_on_log');
+      this.#tryCall('proxy_on_done');
+      this.#tryCall('proxy_on_delete');
     }
     if (this.#created) this.#vm.deleteContext(this);
     this.#actions = undefined;
@@ -224,7 +221,7 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     }
     this.#created = true;
     this.#vm.registerContext(this);
-    return this.#invoke('proxy_on_context_create', [this.id, this.#root.id]) !== undefined;
+    return this.#invoke('proxy_on_context_create', this.#root.id) !== undefined;
   }
 
   #active(): boolean {
@@ -237,11 +234,15 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     return true;
   }
 
-  /** Calls a stream callback; undefined = it trapped (the stream is now failed). */
-  #invoke(name: string, args: number[]): number | undefined {
+  /**
+   * Calls a stream callback with this context's id and then `a`, `b`; undefined = it trapped (the
+   * stream is now failed). ABI 0.1.0's headers callbacks take no end_of_stream: the extra argument
+   * is ignored by the wasm function.
+   */
+  #invoke(name: string, a?: number, b?: number): number | undefined {
     this.#localReply = undefined;
     try {
-      return this.#vm.call(this, name, args);
+      return this.#vm.invoke(this, name, this.id, a, b);
     } catch (err) {
       if (!(err instanceof WasmTrap)) throw err;
       this.#failed = true;
@@ -250,9 +251,9 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     }
   }
 
-  #tryCall(name: string, args: number[]): void {
+  #tryCall(name: string): void {
     try {
-      this.#vm.call(this, name, args);
+      this.#vm.invoke(this, name, this.id);
     } catch (err) {
       if (!(err instanceof WasmTrap)) throw err;
     }

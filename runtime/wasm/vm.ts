@@ -13,7 +13,7 @@ import type {
   LocalResponse,
 } from '../../abi/host-context.ts';
 import { ProcExit } from '../../abi/wasi.ts';
-import { clampFuel, fuelExhausted, fuelGlobalOf } from './sandbox.ts';
+import { clampFuel, fuelExhausted, fuelSetterOf } from './sandbox.ts';
 import { ErrorCode, SluiceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Counter, Gauge, Histogram, Stats } from '../stats/types.ts';
@@ -135,7 +135,7 @@ export class WasmVm implements HostContext {
   #closed = false;
   /** The fuel a callback starts with (clamped once), and the instance's counter (undefined = unmetered). */
   readonly #fuel: number;
-  #fuelGlobal: WebAssembly.Global | undefined;
+  #refuel: ((fuel: number) => void) | undefined;
 
   constructor(compiled: CompiledModule, opts: VmOptions) {
     this.compiled = compiled;
@@ -174,7 +174,7 @@ export class WasmVm implements HostContext {
       throw this.#startError('instantiate', err);
     }
     this.#exports = this.#instance.exports as Record<string, unknown>;
-    this.#fuelGlobal = this.compiled.fuelPerCallback !== undefined ? fuelGlobalOf(this.#instance) : undefined;
+    this.#refuel = this.compiled.fuelPerCallback !== undefined ? fuelSetterOf(this.#instance) : undefined;
     this.#exported = new Set(Object.keys(this.#exports).filter((k) => typeof this.#exports[k] === 'function'));
     const memory = this.#exports.memory;
     if (memory instanceof WebAssembly.Memory) this.#memory = new GuestMemory(memory);
@@ -213,6 +213,11 @@ export class WasmVm implements HostContext {
    * a missing export). A trap fails the VM and throws WasmTrap; the caller applies its fail policy.
    */
   call(ctx: WasmContext | undefined, name: string, args: number[]): number {
+    return this.invoke(ctx, name, args[0], args[1], args[2], args[3], args[4]);
+  }
+
+  /** `call` with the arguments spread: no array per call, for the per-stream callbacks. */
+  invoke(ctx: WasmContext | undefined, name: string, a0?: number, a1?: number, a2?: number, a3?: number, a4?: number): number {
     if (this.#failure !== undefined) throw new WasmTrap(name, `VM already failed (${this.#failure.message})`);
     const fn = this.#exports[name];
     if (typeof fn !== 'function') return 0;
@@ -223,13 +228,13 @@ export class WasmVm implements HostContext {
     // The CPU budget is per callback: refilled on entry from the host, never on a nested call (a
     // guest could otherwise reset its own budget through a host call that calls back in).
     if (this.#depth === 0) {
-      if (this.#fuelGlobal !== undefined) this.#fuelGlobal.value = this.#fuel;
+      if (this.#refuel !== undefined) this.#refuel(this.#fuel);
       this.#lastCritical = undefined;
     }
     this.#depth++;
     try {
-      // No spread: extra arguments are ignored by a wasm function, missing ones read as 0.
-      const r = (fn as (...a: number[]) => unknown)(args[0], args[1], args[2], args[3], args[4]);
+      // Extra arguments are ignored by a wasm function, missing (undefined) ones read as 0.
+      const r = (fn as (...a: (number | undefined)[]) => unknown)(a0, a1, a2, a3, a4);
       return typeof r === 'number' ? r : 0;
     } catch (err) {
       throw this.#trap(name, err);

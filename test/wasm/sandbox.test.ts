@@ -8,6 +8,7 @@ import {
   checkCapabilities,
   DEFAULT_SANDBOX,
   FUEL_EXPORT,
+  REFUEL_EXPORT,
   fuelExhausted,
   fuelRemaining,
   loadSandbox,
@@ -247,7 +248,11 @@ test('a start section, data and element segments survive rewriting: a pure funct
   }
   assert.deepEqual(
     WebAssembly.Module.exports(new WebAssembly.Module(s.bytes as Uint8Array<ArrayBuffer>)),
-    [...WebAssembly.Module.exports(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>)), { name: FUEL_EXPORT, kind: 'global' }],
+    [
+      ...WebAssembly.Module.exports(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>)),
+      { name: FUEL_EXPORT, kind: 'global' },
+      { name: REFUEL_EXPORT, kind: 'function' },
+    ],
   );
 });
 
@@ -411,6 +416,8 @@ test('refuses bytes that are not a module, a module sandboxed twice and a bad po
   assert.throws(() => sandboxModule(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 99]), DEFAULT_SANDBOX), sluiceError(ErrorCode.WASM_LOAD, /not a valid WebAssembly module/));
   const once = metered(SHAPES, 1000).bytes;
   assert.throws(() => metered(once, 1000), sluiceError(ErrorCode.WASM_LOAD, /sandboxed twice/));
+  const squatter = wat(`(module (func (export "${REFUEL_EXPORT}") (param i32)))`);
+  assert.throws(() => metered(squatter, 1000), sluiceError(ErrorCode.WASM_LOAD, new RegExp(`already exports ${REFUEL_EXPORT}`)));
   const bad: SandboxPolicy[] = [
     { maxMemoryBytes: 0, fuelPerCallback: 1 },
     { maxMemoryBytes: 1.5, fuelPerCallback: 1 },
@@ -425,6 +432,28 @@ test('the default policy caps memory at 256 MiB and meters with a budget that fi
   assert.ok(Object.isFrozen(DEFAULT_SANDBOX));
   assert.equal(DEFAULT_SANDBOX.maxMemoryBytes, 256 * MiB);
   assert.ok(DEFAULT_SANDBOX.fuelPerCallback !== undefined && DEFAULT_SANDBOX.fuelPerCallback <= MAX_FUEL_PER_CALLBACK);
+});
+
+test('the counter and its setter get fresh names when the guest already uses ours, and the setter sets the counter', async () => {
+  await loadSandbox();
+  const bytes = wat(`(module
+    (global $sluice$fuel (mut i32) (i32.const 7))
+    (func $sluice$refuel (export "own") (result i32) (global.get $sluice$fuel))
+    (func (export "spin") (param $n i32)
+      (loop $l (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br_if $l (local.get $n)))))`);
+  const { instance, fn } = instantiate(metered(bytes, 1000).bytes);
+  assert.equal(fn.own(), 7);
+  for (const fuel of [0, 1, 90, 1_000_000, MAX_FUEL_PER_CALLBACK]) {
+    refillFuel(instance, fuel);
+    assert.equal(fuelRemaining(instance), fuel);
+  }
+  refillFuel(instance, 100);
+  fn.spin(10);
+  assert.equal(fuelRemaining(instance), 90);
+  refillFuel(instance, 5);
+  assert.throws(() => fn.spin(10), WebAssembly.RuntimeError);
+  assert.equal(fuelExhausted(instance), true);
+  assert.equal(fn.own(), 7);
 });
 
 test('refill and exhaustion checks are no-ops on an unmetered instance', () => {
