@@ -21,11 +21,16 @@ import { failureKey, summarize } from './lib/summary.ts';
 import { renderMarkdown, renderText, START_FAILURE, type ReportHeader } from './lib/table.ts';
 import { findTools } from './lib/tools.ts';
 import { startUpstream } from './lib/upstream.ts';
-import { WORKLOADS, wrkScript, type Workload } from './lib/workloads.ts';
+import { pacedWrkScript, WORKLOADS, wrkScript, type Workload } from './lib/workloads.ts';
 import { RATIO_BASE, selectTargets, WASM_BUDGETS } from './targets/registry.ts';
 import type { BenchEnv, RunningTarget, Target } from './targets/target.ts';
 
 const benchDir = import.meta.dirname;
+/**
+ * The paced load of the wasm budgets' latency runs, as a fraction of the no-filter row's req/s:
+ * half, so the core has headroom and p99 shows what a request costs rather than how long it queues.
+ */
+const PACED_LOAD_FRACTION = 0.5;
 const repoDir = dirname(benchDir);
 const children = new ChildProcesses();
 const aborted = new AbortController();
@@ -68,9 +73,12 @@ function selectWorkloads(names: readonly string[] | undefined): Workload[] {
   return WORKLOADS.filter((w) => names.includes(w.name));
 }
 
-function plannedSeconds(o: BenchOptions, targets: number, workloads: number): number {
+/** `grouped` of the `targets` run as a budget group: twice per round at saturation, and twice more paced. */
+function plannedSeconds(o: BenchOptions, targets: number, workloads: number, grouped: number): number {
   const firstExtra = Math.max(0, o.firstWarmupS - o.warmupS);
-  return workloads * targets * (o.rounds * (o.warmupS + o.durationS + 1) + firstExtra);
+  const run = o.warmupS + o.durationS + 1;
+  const perRound = (targets - grouped) * run + grouped * 4 * run;
+  return workloads * (o.rounds * perRound + targets * firstExtra);
 }
 
 async function main(): Promise<number> {
@@ -91,7 +99,9 @@ async function main(): Promise<number> {
   for (const name of ['nginx', 'haproxy'] as const) {
     if (!tools[name].path) log(`warning: ${tools[name].missing}; its row is skipped`);
   }
-  const planned = plannedSeconds(options, targets.length, workloads.length);
+  const budgeted = new Set(WASM_BUDGETS.flatMap((b) => [b.target, b.base]));
+  const grouped = targets.filter((t) => budgeted.has(t.name)).length;
+  const planned = plannedSeconds(options, targets.length, workloads.length, grouped > 1 ? grouped : 0);
   // Busy-machine repeats can multiply the plan; the limit only has to stop a hung bench.
   const timeoutS = options.timeoutS ?? planned * (1 + options.busyRetries) + 120;
   const overall = armOverallTimeout(timeoutS);
@@ -126,7 +136,6 @@ async function main(): Promise<number> {
 
   const failures = new Map<string, string>();
   const running = new Map<string, RunningTarget>();
-  const budgeted = new Set(WASM_BUDGETS.flatMap((b) => [b.target, b.base]));
   for (const target of targets) {
     const started = await startTarget(target, env);
     if (typeof started === 'string') {
@@ -155,6 +164,19 @@ async function main(): Promise<number> {
     scripts.set(w.name, path);
   }
 
+  // The paced runs' load is set by the first budget base that runs (Sluice without a filter).
+  const pacingBase = targets.find((t) => running.has(t.name) && WASM_BUDGETS.some((b) => b.base === t.name))?.name;
+  const scriptDir = workDir;
+  const pacedScripts = new Set<string>();
+  const pacedScript = (w: Workload, meanDelayMs: number): string => {
+    const path = join(scriptDir, `${w.name}-paced-${meanDelayMs}ms.lua`);
+    if (!pacedScripts.has(path)) {
+      writeFileSync(path, pacedWrkScript(w, meanDelayMs));
+      pacedScripts.add(path);
+    }
+    return path;
+  };
+
   const measurements = await runRotation({
     children,
     wrkPath: tools.wrk.path,
@@ -169,6 +191,7 @@ async function main(): Promise<number> {
     busyRetries: options.busyRetries,
     workloads,
     scripts,
+    ...(pacingBase !== undefined ? { pacing: { fraction: PACED_LOAD_FRACTION, base: pacingBase, script: pacedScript } } : {}),
     signal: aborted.signal,
     // A wasm row and its base run back to back in every round: their budgets pair them by round.
     targetsFor: (w) =>
@@ -208,6 +231,12 @@ async function main(): Promise<number> {
       ...describeEnvironment(tools, repoDir),
       ['load', `wrk -t${options.threads} -c${options.connections} --latency, keep-alive; ${options.warmupS} s warm-up (${Math.max(options.warmupS, options.firstWarmupS)} s before a target's first run of a workload) + ${options.durationS} s measured per run`],
       ['rounds', `${options.rounds} interleaved ${options.rounds === 1 ? 'round' : 'rounds'} per workload; median reported; wasm budgets paired by round`],
+      [
+        'wasm budgets',
+        `the rows of a budget run back to back, in order and then reversed, each run counting half; then the same at a paced load ` +
+          `(${PACED_LOAD_FRACTION * 100} % of the no-filter row's req/s in that round: each connection thinks a random 0–2× mean time before each request), ` +
+          `where the budget's p99 is read`,
+      ],
       ['pinning', pin.description],
       ['isolation', options.freezeIdle ? 'the other targets are stopped (SIGSTOP) while one is measured' : 'the other targets stay running (--no-freeze)'],
       ['other load', `a run during which other processes used > ${BUSY_THRESHOLD_CORES} cores is repeated up to ${options.busyRetries} times, then flagged`],

@@ -2,16 +2,21 @@ import type { ChildProcesses } from './child-processes.ts';
 import { foreignCpuDuring } from './foreign-cpu.ts';
 import { cpuUsPerRequest, groupTicks } from './process-cpu.ts';
 import type { Measurement } from './summary.ts';
-import { runWrk, errorCount } from './wrk.ts';
+import { runWrk, errorCount, type WrkReport } from './wrk.ts';
 import type { Workload } from './workloads.ts';
 
 /**
  * The interleaved schedule: per workload, R rounds; each round runs every target once (a
  * warm-up run, discarded, then the measured run). The starting target shifts by one each
  * round, so no target is always first after a pause or always right after a heavy one.
- * Targets that share a `group` (a row and the base its cost budget compares it with) are run
- * back to back in every round, their own order shifting too, so each round's pair sees the same
- * phase of the machine (summary.ts pairs them by round).
+ *
+ * Targets that share a `group` (a row and the base its cost budget compares it with) run back
+ * to back in every round, their order shifting too, and each of them twice: the group in order,
+ * then reversed (A B C C B A). The two runs make the round's one measurement (`combineRuns`), so
+ * a machine that speeds up or slows down steadily during the round moves every member of the
+ * group alike instead of favouring whoever ran last; summary.ts pairs the members by round.
+ * With `pacing`, the group then runs once more the same way at a fixed, lower load (`PacingPlan`),
+ * each run after a warm-up at that load.
  *
  * While a target is measured, every other target's process group is stopped (SIGSTOP) and
  * continued after (`freezeIdle`). Idle targets are not idle to the scheduler: their timers, their
@@ -60,9 +65,28 @@ export interface RotationPlan {
   targetsFor(workload: Workload): RotationTarget[];
   /** Stop the other targets' process groups while one is measured (see above). */
   freezeIdle: boolean;
+  /** Latency runs for grouped targets at a fixed load below saturation; undefined = none. */
+  pacing?: PacingPlan;
   /** Aborted on SIGINT or the overall timeout: no further run starts. */
   signal: AbortSignal;
   log(line: string): void;
+}
+
+/**
+ * How a group's latency is measured. At saturation, 50 closed-loop connections queue behind each
+ * other, so p99 there is mostly connections ÷ throughput (Little's law): a filter that costs 5 %
+ * of throughput adds 5 % to a 12 ms p99. To see the latency a filter itself adds, each round also
+ * runs the group at a fixed offered load: every connection waits a random think time (uniform,
+ * mean `connections ÷ (fraction × the base's req/s this round)`) before each request, so the
+ * 50 connections do not fall into step and arrive in bursts.
+ */
+export interface PacingPlan {
+  /** Offered load as a fraction of the base's saturated req/s in the same round. */
+  fraction: number;
+  /** The group member whose req/s sets the load (the budgets' base row). */
+  base: string;
+  /** Path of a wrk Lua script for `workload` whose connections think `meanDelayMs` on average. */
+  script(workload: Workload, meanDelayMs: number): string;
 }
 
 export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
@@ -71,11 +95,33 @@ export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
   try {
     for (const workload of plan.workloads) {
       const targets = plan.targetsFor(workload);
+      const warmed = new Set<RotationTarget>();
+      const run = async (target: RotationTarget, round: number, how?: RunHow): Promise<Measurement> => {
+        if (plan.freezeIdle) isolateTarget(target, targets, frozen, signalGroup);
+        // The long first warm-up comes before a target's first run of the workload only.
+        const warmupS = how?.warmupS ?? (warmed.has(target) ? plan.warmupS : Math.max(plan.warmupS, plan.firstWarmupS));
+        warmed.add(target);
+        return measureWithRetries(plan, workload, target, round, { ...how, warmupS });
+      };
       for (let round = 0; round < plan.rounds; round++) {
-        for (const target of roundOrder(targets, round)) {
+        for (const unit of roundUnits(targets, round)) {
           if (plan.signal.aborted) return measurements;
-          if (plan.freezeIdle) isolateTarget(target, targets, frozen, signalGroup);
-          measurements.push(await measureWithRetries(plan, workload, target, round));
+          if (unit.length === 1) {
+            measurements.push(await run(unit[0]!, round));
+            continue;
+          }
+          const saturated = await runPalindrome(unit, plan.signal, (t) => run(t, round));
+          measurements.push(...saturated);
+          const pacing = plan.pacing;
+          const baseRate = saturated.find((m) => m.target === pacing?.base)?.report?.requestsPerSec;
+          if (pacing === undefined || baseRate === undefined || baseRate <= 0 || plan.signal.aborted) continue;
+          const meanDelayMs = pacedDelayMs(plan.connections, pacing.fraction * baseRate);
+          // A warm-up at the paced load first, as before every saturated run: the target was
+          // stopped while the others ran, and what it put off (timers, deferred GC work) should
+          // not land in the measured run. It cannot remove the host's own stalls (seen with it:
+          // p99 56.2 and 5.2 ms in one target's two paced 2 s runs of one round).
+          const how: RunHow = { scriptPath: pacing.script(workload, meanDelayMs), warmupS: plan.warmupS, pacedDelayMs: meanDelayMs };
+          measurements.push(...(await runPalindrome(unit, plan.signal, (t) => run(t, round, how))));
         }
       }
     }
@@ -83,6 +129,83 @@ export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
     for (const g of frozen) signalGroup(g, 'SIGCONT');
   }
   return measurements;
+}
+
+/** Mean think time per connection (ms, at least 1) that offers `requestsPerSec` over `connections`. */
+export function pacedDelayMs(connections: number, requestsPerSec: number): number {
+  return Math.max(1, Math.round((connections * 1000) / requestsPerSec));
+}
+
+/** Runs `unit` in order, then reversed, and combines each member's two runs; a member whose runs were cut short by `signal` is left out. */
+async function runPalindrome(
+  unit: readonly RotationTarget[],
+  signal: AbortSignal,
+  measureOne: (t: RotationTarget) => Promise<Measurement>,
+): Promise<Measurement[]> {
+  const runs = new Map<RotationTarget, Measurement[]>();
+  for (const t of palindrome(unit)) {
+    if (signal.aborted) break;
+    const list = runs.get(t) ?? [];
+    list.push(await measureOne(t));
+    runs.set(t, list);
+  }
+  return unit.flatMap((t) => {
+    const list = runs.get(t);
+    return list === undefined || list.length < 2 ? [] : [combineRuns(list[0]!, list[1]!)];
+  });
+}
+
+/** `unit` followed by `unit` reversed: every member's two positions average to the same time. */
+export function palindrome<T>(unit: readonly T[]): T[] {
+  return [...unit, ...[...unit].reverse()];
+}
+
+/**
+ * One measurement from two runs of the same target: requests, time and errors add up, CPU per
+ * request is weighted by requests, and each latency percentile is the mean of the two (wrk prints
+ * percentiles, not its histogram, so they cannot be merged exactly). A failed run leaves the
+ * other one; two failed runs keep the later error.
+ */
+export function combineRuns(a: Measurement, b: Measurement): Measurement {
+  if (!a.report) return b;
+  if (!b.report) return a;
+  const ra = a.report;
+  const rb = b.report;
+  const requests = ra.requests + rb.requests;
+  const durationS = ra.durationS + rb.durationS;
+  const mean = (x: number, y: number): number => (x + y) / 2;
+  const report: WrkReport = {
+    requests,
+    durationS,
+    requestsPerSec: durationS > 0 ? requests / durationS : 0,
+    latencyUs: {
+      p50: mean(ra.latencyUs.p50, rb.latencyUs.p50),
+      p75: mean(ra.latencyUs.p75, rb.latencyUs.p75),
+      p90: mean(ra.latencyUs.p90, rb.latencyUs.p90),
+      p99: mean(ra.latencyUs.p99, rb.latencyUs.p99),
+    },
+    errors: {
+      connect: ra.errors.connect + rb.errors.connect,
+      read: ra.errors.read + rb.errors.read,
+      write: ra.errors.write + rb.errors.write,
+      timeout: ra.errors.timeout + rb.errors.timeout,
+      non2xx: ra.errors.non2xx + rb.errors.non2xx,
+    },
+  };
+  const out: Measurement = { workload: a.workload, target: a.target, round: a.round, report };
+  if (a.pacedDelayMs !== undefined) out.pacedDelayMs = a.pacedDelayMs;
+  if (a.foreignCpuCores !== undefined || b.foreignCpuCores !== undefined) out.foreignCpuCores = Math.max(a.foreignCpuCores ?? 0, b.foreignCpuCores ?? 0);
+  if (a.cpuUsPerRequest !== undefined && b.cpuUsPerRequest !== undefined && requests > 0) {
+    out.cpuUsPerRequest = (a.cpuUsPerRequest * ra.requests + b.cpuUsPerRequest * rb.requests) / requests;
+  }
+  return out;
+}
+
+/** How a run differs from a plain saturated run with the plan's warm-up. */
+interface RunHow {
+  scriptPath?: string;
+  warmupS?: number;
+  pacedDelayMs?: number;
 }
 
 /**
@@ -115,18 +238,18 @@ function signalGroup(group: number, signal: NodeJS.Signals): void {
   }
 }
 
-async function measureWithRetries(plan: RotationPlan, workload: Workload, target: RotationTarget, round: number): Promise<Measurement> {
-  let m = await measure(plan, workload, target, round);
+async function measureWithRetries(plan: RotationPlan, workload: Workload, target: RotationTarget, round: number, how?: RunHow): Promise<Measurement> {
+  let m = await measure(plan, workload, target, round, how);
   for (let retry = 1; retry <= plan.busyRetries && isBusy(m) && !plan.signal.aborted; retry++) {
     plan.log(`${progressLine(plan, workload, round, target.name, m)}  busy machine, repeating (${retry}/${plan.busyRetries})`);
-    m = await measure(plan, workload, target, round);
+    m = await measure(plan, workload, target, round, how);
   }
   plan.log(progressLine(plan, workload, round, target.name, m));
   return m;
 }
 
-async function measure(plan: RotationPlan, workload: Workload, target: RotationTarget, round: number): Promise<Measurement> {
-  const base = { workload: workload.name, target: target.name, round };
+async function measure(plan: RotationPlan, workload: Workload, target: RotationTarget, round: number, how?: RunHow): Promise<Measurement> {
+  const base = { workload: workload.name, target: target.name, round, ...(how?.pacedDelayMs !== undefined ? { pacedDelayMs: how.pacedDelayMs } : {}) };
   const dead = target.exitReason?.();
   if (dead !== undefined) return { ...base, error: dead };
   const run = {
@@ -134,11 +257,11 @@ async function measure(plan: RotationPlan, workload: Workload, target: RotationT
     url: `http://127.0.0.1:${target.port}${workload.path}`,
     connections: plan.connections,
     threads: plan.threads,
-    scriptPath: plan.scripts.get(workload.name),
+    scriptPath: how?.scriptPath ?? plan.scripts.get(workload.name),
     cpus: plan.wrkCpus,
   };
   try {
-    const warmupS = round === 0 ? Math.max(plan.warmupS, plan.firstWarmupS) : plan.warmupS;
+    const warmupS = how?.warmupS ?? plan.warmupS;
     if (warmupS > 0) await runWrk(plan.children, { ...run, durationS: warmupS });
     // The target's CPU counts from just before the measured run to just after: no warm-up.
     const targetTicks = (): number | undefined => (target.processGroup === undefined ? undefined : groupTicks(target.processGroup));
@@ -169,13 +292,18 @@ export function isBusy(m: Measurement): boolean {
 
 /** The order of round `round`: units (a lone target, or a run of targets sharing a group) rotated, and each unit's members rotated. */
 export function roundOrder<T extends { group?: string }>(targets: readonly T[], round: number): T[] {
+  return roundUnits(targets, round).flat();
+}
+
+/** Round `round`'s units in order, each with its members in order (see roundOrder). */
+export function roundUnits<T extends { group?: string }>(targets: readonly T[], round: number): T[][] {
   const units: T[][] = [];
   for (const t of targets) {
     const last = units.at(-1);
     if (t.group !== undefined && last !== undefined && last[0]!.group === t.group) last.push(t);
     else units.push([t]);
   }
-  return rotate(units, round).flatMap((u) => rotate(u, round));
+  return rotate(units, round).map((u) => rotate(u, round));
 }
 
 function rotate<T>(items: readonly T[], by: number): T[] {
@@ -185,7 +313,8 @@ function rotate<T>(items: readonly T[], by: number): T[] {
 }
 
 function progressLine(plan: RotationPlan, w: Workload, round: number, target: string, m: Measurement): string {
-  const head = `[${w.name} round ${round + 1}/${plan.rounds}] ${target.padEnd(10)}`;
+  const paced = m.pacedDelayMs === undefined ? '' : ` paced ${m.pacedDelayMs} ms`;
+  const head = `[${w.name} round ${round + 1}/${plan.rounds}] ${target.padEnd(10)}${paced}`;
   if (!m.report) return `${head} failed: ${m.error?.split('\n')[0]}`;
   const r = m.report;
   const errors = errorCount(r);

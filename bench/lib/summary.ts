@@ -20,6 +20,8 @@ export interface Measurement {
   cpuUsPerRequest?: number;
   /** Why this run produced no report. */
   error?: string;
+  /** Set for a latency run at a fixed load (rotation.ts PacingPlan): each connection's mean think time, ms. */
+  pacedDelayMs?: number;
 }
 
 export interface RowSummary {
@@ -63,10 +65,11 @@ export interface CostBudget {
 /**
  * A budget with what this workload measured; undefined numbers when no round has both rows.
  *
- * The numbers are paired: each round runs the row and its base once each, close together, so
- * every round gives one req/s ratio and one p99 difference, and the check reports the median of
- * those. A slow phase of a shared VM (minutes long, up to ±40 % here) then moves both runs of a
- * pair instead of whichever row's median it happened to fall on.
+ * The numbers are paired: each round runs the row and its base close together (rotation.ts: in
+ * order then reversed, at saturation and then paced), so every round gives one req/s ratio and
+ * one p99 difference at each load, and the check reports the medians of those. A slow phase of
+ * a shared VM (tens of seconds long, up to ±40 % here) then moves both runs of a pair instead of
+ * whichever row's median it happened to fall on.
  */
 export interface BudgetCheck extends CostBudget {
   label: string;
@@ -80,8 +83,17 @@ export interface BudgetCheck extends CostBudget {
   ratioMax?: number;
   /** Median over the rounds of base CPU per request / row CPU per request (> 1: the row is cheaper). */
   cpuRatio?: number;
-  /** Median over the rounds of p99(row) − p99(base), microseconds. */
+  /**
+   * Median over the rounds of p99(row) − p99(base) at the paced load (rotation.ts PacingPlan),
+   * microseconds: the latency the filter adds, which the budget's `maxAddedP99Us` is about.
+   */
   addedP99Us?: number;
+  /** Rounds in which both rows produced a paced report. */
+  pacedPairs: number;
+  /** Median of the base's req/s in its paced runs: the load the paced p99 was measured at. */
+  pacedRequestsPerSec?: number;
+  /** Median over the rounds of p99(row) − p99(base) at saturation, microseconds (mostly queueing: see PacingPlan). */
+  addedP99SaturatedUs?: number;
 }
 
 export interface WorkloadSummary {
@@ -147,37 +159,54 @@ export function summarize(input: SummaryInput): WorkloadSummary[] {
   });
 }
 
-/** Pairs the row's and the base's measured runs by round (see BudgetCheck). */
+/** Pairs the row's and the base's runs by round, saturated with saturated and paced with paced (see BudgetCheck). */
 function checkBudget(input: SummaryInput, workload: string, b: CostBudget, label: string, baseLabel: string): BudgetCheck {
-  const byRound = (target: string): Map<number, Measurement> =>
-    new Map(input.measurements.filter((m) => m.workload === workload && m.target === target && m.report).map((m) => [m.round, m]));
-  const mine = byRound(b.target);
-  const base = byRound(b.base);
+  const byRound = (target: string, paced: boolean): Map<number, Measurement> =>
+    new Map(
+      input.measurements
+        .filter((m) => m.workload === workload && m.target === target && m.report && (m.pacedDelayMs !== undefined) === paced)
+        .map((m) => [m.round, m]),
+    );
   const ratios: number[] = [];
   const cpuRatios: number[] = [];
-  const added: number[] = [];
-  for (const [round, m] of mine) {
+  const addedSaturated: number[] = [];
+  const base = byRound(b.base, false);
+  for (const [round, m] of byRound(b.target, false)) {
     const o = base.get(round);
     if (o === undefined) continue;
     const r = ratio(m.report!.requestsPerSec, o.report!.requestsPerSec);
     if (r !== undefined) ratios.push(r);
     const c = ratio(o.cpuUsPerRequest, m.cpuUsPerRequest);
     if (c !== undefined) cpuRatios.push(c);
-    added.push(m.report!.latencyUs.p99 - o.report!.latencyUs.p99);
+    addedSaturated.push(m.report!.latencyUs.p99 - o.report!.latencyUs.p99);
   }
-  const check: BudgetCheck = { ...b, label, baseLabel, pairs: added.length };
+  const added: number[] = [];
+  const pacedRates: number[] = [];
+  const pacedBase = byRound(b.base, true);
+  for (const [round, m] of byRound(b.target, true)) {
+    const o = pacedBase.get(round);
+    if (o === undefined) continue;
+    added.push(m.report!.latencyUs.p99 - o.report!.latencyUs.p99);
+    pacedRates.push(o.report!.requestsPerSec);
+  }
+  const check: BudgetCheck = { ...b, label, baseLabel, pairs: addedSaturated.length, pacedPairs: added.length };
   if (ratios.length > 0) {
     check.ratio = median(ratios);
     check.ratioMin = Math.min(...ratios);
     check.ratioMax = Math.max(...ratios);
   }
   if (cpuRatios.length > 0) check.cpuRatio = median(cpuRatios);
-  if (added.length > 0) check.addedP99Us = median(added);
+  if (addedSaturated.length > 0) check.addedP99SaturatedUs = median(addedSaturated);
+  if (added.length > 0) {
+    check.addedP99Us = median(added);
+    check.pacedRequestsPerSec = median(pacedRates);
+  }
   return check;
 }
 
 function summarizeRow(input: SummaryInput, workload: string, t: { name: string; label: string }): RowSummary {
-  const mine = input.measurements.filter((m) => m.workload === workload && m.target === t.name);
+  // The table is about saturated runs; paced runs only feed the budgets' latency.
+  const mine = input.measurements.filter((m) => m.workload === workload && m.target === t.name && m.pacedDelayMs === undefined);
   const reports = mine.flatMap((m) => (m.report ? [m.report] : []));
   const row: RowSummary = { target: t.name, label: t.label, runs: reports.length, plannedRuns: input.rounds, errors: 0, busyRuns: 0 };
   const failure = input.failures.get(failureKey(workload, t.name));

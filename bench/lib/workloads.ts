@@ -44,3 +44,13 @@ export function wrkScript(w: Workload): string | undefined {
   }
   return lines.join('\n') + '\n';
 }
+
+/**
+ * wrk Lua script for a paced run (rotation.ts PacingPlan): the workload's own lines, plus a think
+ * time before each request, uniform in 0..2 × `meanDelayMs` (whole ms: wrk's timer resolution),
+ * so the connections' requests spread out instead of arriving in step.
+ */
+export function pacedWrkScript(w: Workload, meanDelayMs: number): string {
+  if (!Number.isInteger(meanDelayMs) || meanDelayMs < 1) throw new Error(`mean think time must be a whole number of ms ≥ 1, got ${meanDelayMs}`);
+  return (wrkScript(w) ?? '') + `function delay()\n  return math.random(0, ${2 * meanDelayMs})\nend\n`;
+}

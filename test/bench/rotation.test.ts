@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isolateTarget, roundOrder } from '../../bench/lib/rotation.ts';
+import { combineRuns, isolateTarget, pacedDelayMs, palindrome, roundOrder, roundUnits } from '../../bench/lib/rotation.ts';
+import type { Measurement } from '../../bench/lib/summary.ts';
+import type { WrkReport } from '../../bench/lib/wrk.ts';
+import { pacedWrkScript, WORKLOADS, wrkScript } from '../../bench/lib/workloads.ts';
 
 const t = (name: string, group?: string): { name: string; group?: string } => (group === undefined ? { name } : { name, group });
 const names = (xs: readonly { name: string }[]): string => xs.map((x) => x.name).join(' ');
@@ -68,4 +71,63 @@ test('a stopped process group really is stopped and continues on SIGCONT', async
     process.kill(-child.pid!, 'SIGCONT');
     process.kill(-child.pid!, 'SIGKILL');
   }
+});
+
+test('a group runs in order and then reversed, so every member sits at the same mean position', () => {
+  const targets = [t('direct'), t('s1', 'g'), t('noop', 'g'), t('header', 'g')];
+  const units = roundUnits(targets, 1);
+  assert.deepEqual(units.map((u) => names(u)), ['noop header s1', 'direct']);
+  const order = palindrome(units[0]!).map((x) => x.name);
+  assert.deepEqual(order, ['noop', 'header', 's1', 's1', 'header', 'noop']);
+  for (const name of ['s1', 'noop', 'header']) {
+    const at = order.flatMap((n, i) => (n === name ? [i] : []));
+    assert.equal((at[0]! + at[1]!) / 2, (order.length - 1) / 2, name);
+  }
+});
+
+const wrkReport = (requests: number, durationS: number, p99: number, non2xx = 0): WrkReport => ({
+  requests,
+  durationS,
+  requestsPerSec: requests / durationS,
+  latencyUs: { p50: p99 / 4, p75: p99 / 3, p90: p99 / 2, p99 },
+  errors: { connect: 0, read: 1, write: 0, timeout: 0, non2xx },
+});
+
+test('two runs of a target combine into one: requests and time add, CPU is weighted by requests, percentiles are averaged', () => {
+  const a: Measurement = { workload: 'w', target: 'x', round: 2, report: wrkReport(30_000, 2, 4_000), cpuUsPerRequest: 100, foreignCpuCores: 0.1 };
+  const b: Measurement = { workload: 'w', target: 'x', round: 2, report: wrkReport(10_000, 2, 8_000, 3), cpuUsPerRequest: 60 };
+  const c = combineRuns(a, b);
+  assert.equal(c.report!.requests, 40_000);
+  assert.equal(c.report!.durationS, 4);
+  assert.equal(c.report!.requestsPerSec, 10_000);
+  assert.equal(c.report!.latencyUs.p99, 6_000);
+  assert.equal(c.report!.latencyUs.p50, 1_500);
+  assert.equal(c.cpuUsPerRequest, 90);
+  assert.equal(c.foreignCpuCores, 0.1);
+  assert.deepEqual(c.report!.errors, { connect: 0, read: 2, write: 0, timeout: 0, non2xx: 3 });
+  assert.equal(c.round, 2);
+  assert.equal(c.pacedDelayMs, undefined);
+  // A failed run leaves the other; CPU from one run only is not a per-request mean of both.
+  const failed: Measurement = { workload: 'w', target: 'x', round: 2, error: 'wrk died' };
+  assert.equal(combineRuns(a, failed), a);
+  assert.equal(combineRuns(failed, b), b);
+  assert.equal(combineRuns({ ...a, pacedDelayMs: 7 }, { ...b, pacedDelayMs: 7 }).pacedDelayMs, 7);
+  assert.equal(combineRuns(a, { ...b, cpuUsPerRequest: undefined } as Measurement).cpuUsPerRequest, undefined);
+});
+
+test('the paced think time offers the asked load over the connections, and is at least 1 ms', () => {
+  assert.equal(pacedDelayMs(50, 5_000), 10);
+  assert.equal(pacedDelayMs(50, 8_700), 6); // 5.75 ms rounds to 6
+  assert.equal(pacedDelayMs(50, 1e9), 1);
+});
+
+test('a paced wrk script keeps the workload lines and adds a uniform think time around the mean', () => {
+  const get = WORKLOADS.find((w) => w.name === 'get-100b')!;
+  const post = WORKLOADS.find((w) => w.name === 'post-64k')!;
+  assert.equal(pacedWrkScript(get, 10), 'function delay()\n  return math.random(0, 20)\nend\n');
+  const postScript = pacedWrkScript(post, 7);
+  assert.ok(postScript.startsWith(wrkScript(post)!));
+  assert.match(postScript, /math\.random\(0, 14\)/);
+  assert.throws(() => pacedWrkScript(get, 0), /whole number of ms/);
+  assert.throws(() => pacedWrkScript(get, 2.5), /whole number of ms/);
 });

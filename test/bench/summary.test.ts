@@ -110,10 +110,52 @@ test('a cost budget pairs the row with its base round by round and reports the m
   assert.equal(b.ratio, 0.9); // 0.9, 0.9167, 0.6
   assert.equal(b.ratioMin, 0.6);
   assert.equal(b.ratioMax, 5_500 / 6_000);
-  assert.equal(b.addedP99Us, 600); // 300, 600, 3,200
+  assert.equal(b.addedP99SaturatedUs, 600); // 300, 600, 3,200
   assert.equal(b.cpuRatio, 60 / 66); // 60/66, 140/150, 58/64
   assert.equal(b.label, 'Sluice 1w + wasm');
   assert.equal(b.baseLabel, 'Sluice, 1 worker');
+  // No paced runs: the latency budget has no number, whatever saturation said.
+  assert.equal(b.pacedPairs, 0);
+  assert.equal(b.addedP99Us, undefined);
+});
+
+test('the latency budget pairs paced runs with paced runs, and they stay out of the row table', () => {
+  const at = (target: string, round: number, rps: number, p99: number, pacedDelayMs?: number): Measurement => ({
+    ...run(target, round, rps),
+    report: { ...report(rps), latencyUs: { p50: 500, p75: 600, p90: 700, p99 } },
+    ...(pacedDelayMs !== undefined ? { pacedDelayMs } : {}),
+  });
+  const measurements = [
+    at('sluice1', 0, 14_000, 9_000),
+    at('wasm', 0, 13_000, 10_000),
+    at('sluice1', 0, 7_000, 1_000, 7),
+    at('wasm', 0, 6_900, 1_100, 7),
+    at('sluice1', 1, 12_000, 8_000),
+    at('wasm', 1, 11_000, 9_500),
+    at('sluice1', 1, 6_000, 2_000, 8),
+    at('wasm', 1, 5_900, 2_300, 8),
+    at('sluice1', 2, 13_000, 8_500),
+    at('wasm', 2, 12_000, 9_000),
+    at('sluice1', 2, 6_500, 1_500, 8),
+    at('wasm', 2, 6_400, 1_550, 8),
+    at('wasm', 3, 6_400, 9_999, 8), // no paced base run in round 3
+  ];
+  const [s] = summarize({
+    ...input(measurements),
+    targets: [...TARGETS, { name: 'wasm', label: 'Sluice 1w + wasm' }],
+    budgets: [{ target: 'wasm', base: 'sluice1', minRatio: 0.9, maxAddedP99Us: 500 }],
+  });
+  const b = s!.budgets[0]!;
+  assert.equal(b.pairs, 3);
+  assert.equal(b.pacedPairs, 3);
+  assert.equal(b.addedP99Us, 100); // 100, 300, 50
+  assert.equal(b.pacedRequestsPerSec, 6_500);
+  assert.equal(b.addedP99SaturatedUs, 1_000); // 1,000, 1,500, 500
+  assert.equal(b.ratio, 12_000 / 13_000); // 0.929, 0.917, 0.923
+  const row = s!.rows.find((r) => r.target === 'sluice1')!;
+  assert.equal(row.runs, 3);
+  assert.equal(row.requestsPerSec, 13_000);
+  assert.equal(row.p99Us, 8_500);
 });
 
 test('a cost budget whose rows never ran in the same round has no numbers', () => {

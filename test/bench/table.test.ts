@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { headlineLines, renderMarkdown, renderText, type ReportHeader } from '../../bench/lib/table.ts';
-import type { RowSummary, WorkloadSummary } from '../../bench/lib/summary.ts';
+import type { BudgetCheck, RowSummary, WorkloadSummary } from '../../bench/lib/summary.ts';
 import { WORKLOADS } from '../../bench/lib/workloads.ts';
 
 const HEADER: ReportHeader = { title: 'bench', setup: [['cpus', '2']], targets: [['Sluice, 1 worker', 'sluice run']] };
@@ -47,4 +47,34 @@ test('the Markdown table has the CPU µs/req column and every row as many cells 
   for (const l of tableLines.slice(2)) assert.equal(width(l), width(tableLines[0]!), l);
   assert.ok(tableLines.some((l) => l.startsWith('| Sluice, 1 worker |') && l.includes('| 70.0 |')));
   assert.match(md, /- Sluice 1 worker \/ @fastify\/http-proxy = 1\.30× \(req\/s\), 1\.46× \(CPU per request\)/);
+});
+
+test('a budget line gives the ratio, the p99 added at the paced load with its verdict, and the p99 added at saturation', () => {
+  const budget: BudgetCheck = {
+    target: 'wasm',
+    base: 'sluice1',
+    minRatio: 0.9,
+    maxAddedP99Us: 500,
+    label: 'Sluice 1w + no-op wasm',
+    baseLabel: 'Sluice, 1 worker',
+    pairs: 8,
+    ratio: 0.934,
+    ratioMin: 0.881,
+    ratioMax: 1.02,
+    cpuRatio: 0.95,
+    pacedPairs: 8,
+    addedP99Us: 120,
+    pacedRequestsPerSec: 5012.4,
+    addedP99SaturatedUs: -400,
+  };
+  const [line] = headlineLines({ ...SUMMARY, budgets: [budget] }).slice(2);
+  assert.equal(
+    line,
+    'Sluice 1w + no-op wasm / Sluice, 1 worker = 0.93× (8 paired rounds 0.88–1.02×; by CPU 0.95×) (target ≥ 0.90×, met); ' +
+      'p99 at 5,012 req/s +0.12 ms (target < 0.50 ms, met); p99 at saturation −0.40 ms',
+  );
+  const missed = headlineLines({ ...SUMMARY, budgets: [{ ...budget, ratio: 0.85, addedP99Us: 700 }] })[2]!;
+  assert.match(missed, /0\.85× .*\(target ≥ 0\.90×, MISSED\); p99 at 5,012 req\/s \+0\.70 ms \(target < 0\.50 ms, MISSED\)/);
+  const { addedP99Us: _a, pacedRequestsPerSec: _b, ...unpaced } = budget;
+  assert.match(headlineLines({ ...SUMMARY, budgets: [{ ...unpaced, pacedPairs: 0 }] })[2]!, /p99 at paced — \(target < 0\.50 ms, no number\)/);
 });
