@@ -118,8 +118,7 @@ export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
           const meanDelayMs = pacedDelayMs(plan.connections, pacing.fraction * baseRate);
           // A warm-up at the paced load first, as before every saturated run: the target was
           // stopped while the others ran, and what it put off (timers, deferred GC work) should
-          // not land in the measured run. It cannot remove the host's own stalls (seen with it:
-          // p99 56.2 and 5.2 ms in one target's two paced 2 s runs of one round).
+          // not land in the measured run. The host's own stalls remain (see combineRuns).
           const how: RunHow = { scriptPath: pacing.script(workload, meanDelayMs), warmupS: plan.warmupS, pacedDelayMs: meanDelayMs };
           measurements.push(...(await runPalindrome(unit, plan.signal, (t) => run(t, round, how))));
         }
@@ -162,9 +161,12 @@ export function palindrome<T>(unit: readonly T[]): T[] {
 
 /**
  * One measurement from two runs of the same target: requests, time and errors add up, CPU per
- * request is weighted by requests, and each latency percentile is the mean of the two (wrk prints
- * percentiles, not its histogram, so they cannot be merged exactly). A failed run leaves the
- * other one; two failed runs keep the later error.
+ * request is weighted by requests, and each latency percentile is the lower of the two. wrk
+ * prints percentiles, not its histogram, so they cannot be merged; and this VM stalls for tens of
+ * ms now and then, which sets a short run's p99 by itself (seen: one target's two paced 2 s runs
+ * in one round gave p99 56.2 and 5.2 ms). A stall only ever adds latency, so the lower run is the
+ * better estimate of what the proxy does; every member of a group is treated the same way. A
+ * failed run leaves the other one; two failed runs keep the later error.
  */
 export function combineRuns(a: Measurement, b: Measurement): Measurement {
   if (!a.report) return b;
@@ -173,16 +175,15 @@ export function combineRuns(a: Measurement, b: Measurement): Measurement {
   const rb = b.report;
   const requests = ra.requests + rb.requests;
   const durationS = ra.durationS + rb.durationS;
-  const mean = (x: number, y: number): number => (x + y) / 2;
   const report: WrkReport = {
     requests,
     durationS,
     requestsPerSec: durationS > 0 ? requests / durationS : 0,
     latencyUs: {
-      p50: mean(ra.latencyUs.p50, rb.latencyUs.p50),
-      p75: mean(ra.latencyUs.p75, rb.latencyUs.p75),
-      p90: mean(ra.latencyUs.p90, rb.latencyUs.p90),
-      p99: mean(ra.latencyUs.p99, rb.latencyUs.p99),
+      p50: Math.min(ra.latencyUs.p50, rb.latencyUs.p50),
+      p75: Math.min(ra.latencyUs.p75, rb.latencyUs.p75),
+      p90: Math.min(ra.latencyUs.p90, rb.latencyUs.p90),
+      p99: Math.min(ra.latencyUs.p99, rb.latencyUs.p99),
     },
     errors: {
       connect: ra.errors.connect + rb.errors.connect,

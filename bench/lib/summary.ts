@@ -141,10 +141,11 @@ export function summarize(input: SummaryInput): WorkloadSummary[] {
       row.vsSluice1 = ratio(row.requestsPerSec, sluice1);
     }
     const budgets = (input.budgets ?? []).flatMap((b): BudgetCheck[] => {
+      // A budget is checked only when both its rows were selected.
       const row = rows.find((r) => r.target === b.target);
-      if (!row) return [];
       const base = rows.find((r) => r.target === b.base);
-      return [checkBudget(input, workload.name, b, row.label, base?.label ?? b.base)];
+      if (!row || !base) return [];
+      return [checkBudget(input, workload.name, b, row.label, base.label)];
     });
     const summary: WorkloadSummary = { workload, rows, budgets };
     const cpu = (name: string): number | undefined => rows.find((r) => r.target === name)?.cpuUsPerRequest;

@@ -93,15 +93,17 @@ const wrkReport = (requests: number, durationS: number, p99: number, non2xx = 0)
   errors: { connect: 0, read: 1, write: 0, timeout: 0, non2xx },
 });
 
-test('two runs of a target combine into one: requests and time add, CPU is weighted by requests, percentiles are averaged', () => {
+test('two runs of a target combine into one: requests and time add, CPU is weighted by requests, each percentile is the lower one', () => {
   const a: Measurement = { workload: 'w', target: 'x', round: 2, report: wrkReport(30_000, 2, 4_000), cpuUsPerRequest: 100, foreignCpuCores: 0.1 };
   const b: Measurement = { workload: 'w', target: 'x', round: 2, report: wrkReport(10_000, 2, 8_000, 3), cpuUsPerRequest: 60 };
   const c = combineRuns(a, b);
   assert.equal(c.report!.requests, 40_000);
   assert.equal(c.report!.durationS, 4);
   assert.equal(c.report!.requestsPerSec, 10_000);
-  assert.equal(c.report!.latencyUs.p99, 6_000);
-  assert.equal(c.report!.latencyUs.p50, 1_500);
+  assert.equal(c.report!.latencyUs.p99, 4_000);
+  assert.equal(c.report!.latencyUs.p50, 1_000);
+  // A stall in the first run: its p99 is not the one kept.
+  assert.equal(combineRuns({ ...a, report: wrkReport(30_000, 2, 56_000) }, b).report!.latencyUs.p99, 8_000);
   assert.equal(c.cpuUsPerRequest, 90);
   assert.equal(c.foreignCpuCores, 0.1);
   assert.deepEqual(c.report!.errors, { connect: 0, read: 2, write: 0, timeout: 0, non2xx: 3 });

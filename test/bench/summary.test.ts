@@ -170,3 +170,15 @@ test('a cost budget whose rows never ran in the same round has no numbers', () =
   assert.equal(b.addedP99Us, undefined);
   assert.equal(b.cpuRatio, undefined);
 });
+
+test('a budget whose base row was not selected gets no line', () => {
+  const [s] = summarize({
+    ...input([run('sluice1', 0, 10_000), run('wasm', 0, 9_000)]),
+    targets: [...TARGETS, { name: 'wasm', label: 'Sluice 1w + wasm' }],
+    budgets: [
+      { target: 'wasm', base: 'sluice1', minRatio: 0.9, maxAddedP99Us: 500 },
+      { target: 'wasm', base: 'wasm-unmetered', minRatio: 0.9, maxAddedP99Us: 500 },
+    ],
+  });
+  assert.deepEqual(s!.budgets.map((b) => b.base), ['sluice1']);
+});
