@@ -162,34 +162,25 @@ export function summarize(input: SummaryInput): WorkloadSummary[] {
 
 /** Pairs the row's and the base's runs by round, saturated with saturated and paced with paced (see BudgetCheck). */
 function checkBudget(input: SummaryInput, workload: string, b: CostBudget, label: string, baseLabel: string): BudgetCheck {
-  const byRound = (target: string, paced: boolean): Map<number, Measurement> =>
-    new Map(
-      input.measurements
-        .filter((m) => m.workload === workload && m.target === target && m.report && (m.pacedDelayMs !== undefined) === paced)
-        .map((m) => [m.round, m]),
-    );
-  const ratios: number[] = [];
-  const cpuRatios: number[] = [];
-  const addedSaturated: number[] = [];
-  const base = byRound(b.base, false);
-  for (const [round, m] of byRound(b.target, false)) {
-    const o = base.get(round);
-    if (o === undefined) continue;
-    const r = ratio(m.report!.requestsPerSec, o.report!.requestsPerSec);
-    if (r !== undefined) ratios.push(r);
-    const c = ratio(o.cpuUsPerRequest, m.cpuUsPerRequest);
-    if (c !== undefined) cpuRatios.push(c);
-    addedSaturated.push(m.report!.latencyUs.p99 - o.report!.latencyUs.p99);
-  }
-  const added: number[] = [];
-  const pacedRates: number[] = [];
-  const pacedBase = byRound(b.base, true);
-  for (const [round, m] of byRound(b.target, true)) {
-    const o = pacedBase.get(round);
-    if (o === undefined) continue;
-    added.push(m.report!.latencyUs.p99 - o.report!.latencyUs.p99);
-    pacedRates.push(o.report!.requestsPerSec);
-  }
+  // [row's run, base's run] for each round in which both reported, at one load.
+  const pairsAt = (paced: boolean): [Measurement, Measurement][] => {
+    const mine = (target: string): Measurement[] =>
+      input.measurements.filter((m) => m.workload === workload && m.target === target && m.report && (m.pacedDelayMs !== undefined) === paced);
+    const base = new Map(mine(b.base).map((m) => [m.round, m]));
+    return mine(b.target).flatMap((m): [Measurement, Measurement][] => {
+      const o = base.get(m.round);
+      return o === undefined ? [] : [[m, o]];
+    });
+  };
+  const p99Added = ([m, o]: [Measurement, Measurement]): number => m.report!.latencyUs.p99 - o.report!.latencyUs.p99;
+  const saturated = pairsAt(false);
+  const paced = pairsAt(true);
+  const defined = (xs: (number | undefined)[]): number[] => xs.filter((x): x is number => x !== undefined);
+  const ratios = defined(saturated.map(([m, o]) => ratio(m.report!.requestsPerSec, o.report!.requestsPerSec)));
+  const cpuRatios = defined(saturated.map(([m, o]) => ratio(o.cpuUsPerRequest, m.cpuUsPerRequest)));
+  const addedSaturated = saturated.map(p99Added);
+  const added = paced.map(p99Added);
+  const pacedRates = paced.map(([, o]) => o.report!.requestsPerSec);
   const check: BudgetCheck = { ...b, label, baseLabel, pairs: addedSaturated.length, pacedPairs: added.length };
   if (ratios.length > 0) {
     check.ratio = median(ratios);
