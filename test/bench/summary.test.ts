@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { summarize, type Measurement, type SummaryInput } from '../../bench/lib/summary.ts';
+import { summarize, type CostBudget, type Measurement, type SummaryInput } from '../../bench/lib/summary.ts';
 import type { WrkReport } from '../../bench/lib/wrk.ts';
 import { WORKLOADS } from '../../bench/lib/workloads.ts';
 
@@ -41,6 +41,11 @@ function input(measurements: Measurement[]): SummaryInput {
     isBusy: () => false,
     ids: { direct: 'direct', fastify: 'fastify', sluice1: 'sluice1', sluice2: 'sluice2' },
   };
+}
+
+/** summarize() with a `wasm` row and, by default, one budget comparing it with sluice1. */
+function summarizeWasm(measurements: Measurement[], budgets: CostBudget[] = [{ target: 'wasm', base: 'sluice1', minRatio: 0.9, maxAddedP99Us: 500 }]) {
+  return summarize({ ...input(measurements), targets: [...TARGETS, { name: 'wasm', label: 'Sluice 1w + wasm' }], budgets });
 }
 
 const MEASUREMENTS = [
@@ -100,11 +105,7 @@ test('a cost budget pairs the row with its base round by round and reports the m
     wasm(2, 9_000, 7_000, 64),
     wasm(3, 9_000, 4_000, 60), // its base run failed: no pair
   ];
-  const [s] = summarize({
-    ...input(measurements),
-    targets: [...TARGETS, { name: 'wasm', label: 'Sluice 1w + wasm' }],
-    budgets: [{ target: 'wasm', base: 'sluice1', minRatio: 0.9, maxAddedP99Us: 500 }],
-  });
+  const [s] = summarizeWasm(measurements);
   const b = s!.budgets[0]!;
   assert.equal(b.pairs, 3);
   assert.equal(b.ratio, 0.9); // 0.9, 0.9167, 0.6
@@ -140,11 +141,7 @@ test('the latency budget pairs paced runs with paced runs, and they stay out of 
     at('wasm', 2, 6_400, 1_550, 8),
     at('wasm', 3, 6_400, 9_999, 8), // no paced base run in round 3
   ];
-  const [s] = summarize({
-    ...input(measurements),
-    targets: [...TARGETS, { name: 'wasm', label: 'Sluice 1w + wasm' }],
-    budgets: [{ target: 'wasm', base: 'sluice1', minRatio: 0.9, maxAddedP99Us: 500 }],
-  });
+  const [s] = summarizeWasm(measurements);
   const b = s!.budgets[0]!;
   assert.equal(b.pairs, 3);
   assert.equal(b.pacedPairs, 3);
@@ -159,11 +156,7 @@ test('the latency budget pairs paced runs with paced runs, and they stay out of 
 });
 
 test('a cost budget whose rows never ran in the same round has no numbers', () => {
-  const [s] = summarize({
-    ...input([run('sluice1', 0, 10_000), run('wasm', 1, 9_000)]),
-    targets: [...TARGETS, { name: 'wasm', label: 'Sluice 1w + wasm' }],
-    budgets: [{ target: 'wasm', base: 'sluice1', minRatio: 0.9, maxAddedP99Us: 500 }],
-  });
+  const [s] = summarizeWasm([run('sluice1', 0, 10_000), run('wasm', 1, 9_000)]);
   const b = s!.budgets[0]!;
   assert.equal(b.pairs, 0);
   assert.equal(b.ratio, undefined);
@@ -172,13 +165,12 @@ test('a cost budget whose rows never ran in the same round has no numbers', () =
 });
 
 test('a budget whose base row was not selected gets no line', () => {
-  const [s] = summarize({
-    ...input([run('sluice1', 0, 10_000), run('wasm', 0, 9_000)]),
-    targets: [...TARGETS, { name: 'wasm', label: 'Sluice 1w + wasm' }],
-    budgets: [
+  const [s] = summarizeWasm(
+    [run('sluice1', 0, 10_000), run('wasm', 0, 9_000)],
+    [
       { target: 'wasm', base: 'sluice1', minRatio: 0.9, maxAddedP99Us: 500 },
       { target: 'wasm', base: 'wasm-unmetered', minRatio: 0.9, maxAddedP99Us: 500 },
     ],
-  });
+  );
   assert.deepEqual(s!.budgets.map((b) => b.base), ['sluice1']);
 });

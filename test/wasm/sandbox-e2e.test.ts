@@ -85,6 +85,17 @@ test('fail open passes a looping filter\'s request through after its CPU budget 
   assert.equal(await request(agent, p.port, '/bad/x'), 200);
 });
 
+test('the CPU budget is per callback: requests that each stay under it all pass, though together they use it twice over', async (t) => {
+  const up = await startUpstream(t, echoHandler());
+  const p = await startProxy(t, yaml(up.port, 'burn'), { concurrency: 1 });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  // cpu_budget is 20,000,000 units: each of these requests burns 15,000,000 in one callback, on one VM.
+  for (let i = 0; i < 3; i++) assert.equal(await request(agent, p.port, '/bad/15000000'), 200, `request ${i + 1}`);
+  assert.equal(await request(agent, p.port, '/bad/30000000'), 503, 'one callback over the budget is stopped');
+  assert.equal(await request(agent, p.port, '/bad/15000000'), 200, 'the replaced VM starts with a full budget');
+});
+
 test('a module importing a capability outside capability_restriction_config is refused at load with the list', async (t) => {
   const up = await startUpstream(t, echoHandler());
   const restricted = proxyYaml({
