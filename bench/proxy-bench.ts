@@ -15,7 +15,7 @@ import { planPinning } from './lib/cpu-pinning.ts';
 import { describeEnvironment } from './lib/environment.ts';
 import { parseOptions, USAGE, type BenchOptions } from './lib/options.ts';
 import { writeReportFiles } from './lib/report-files.ts';
-import { BUSY_THRESHOLD_CORES, isBusy, runRotation, type RotationTarget } from './lib/rotation.ts';
+import { BUSY_THRESHOLD_CORES, isBusy, pacedDurationS, runRotation, type RotationTarget } from './lib/rotation.ts';
 import { checkResponse } from './lib/sanity.ts';
 import { failureKey, summarize } from './lib/summary.ts';
 import { renderMarkdown, renderText, START_FAILURE, type ReportHeader } from './lib/table.ts';
@@ -77,7 +77,8 @@ function selectWorkloads(names: readonly string[] | undefined): Workload[] {
 function plannedSeconds(o: BenchOptions, targets: number, workloads: number, grouped: number): number {
   const firstExtra = Math.max(0, o.firstWarmupS - o.warmupS);
   const run = o.warmupS + o.durationS + 1;
-  const perRound = (targets - grouped) * run + grouped * 4 * run;
+  const pacedRun = o.warmupS + pacedDurationS(o.durationS, PACED_LOAD_FRACTION) + 1;
+  const perRound = (targets - grouped) * run + grouped * 2 * (run + pacedRun);
   return workloads * (o.rounds * perRound + targets * firstExtra);
 }
 
@@ -191,7 +192,7 @@ async function main(): Promise<number> {
     busyRetries: options.busyRetries,
     workloads,
     scripts,
-    ...(pacingBase !== undefined ? { pacing: { fraction: PACED_LOAD_FRACTION, base: pacingBase, script: pacedScript } } : {}),
+    ...(pacingBase !== undefined ? { pacing: { fraction: PACED_LOAD_FRACTION, base: pacingBase, script: pacedScript, durationS: pacedDurationS(options.durationS, PACED_LOAD_FRACTION) } } : {}),
     signal: aborted.signal,
     // A wasm row and its base run back to back in every round: their budgets pair them by round.
     targetsFor: (w) =>
@@ -234,7 +235,8 @@ async function main(): Promise<number> {
       [
         'wasm budgets',
         `the rows of a budget run back to back, in order and then reversed, each run counting half; then the same at a paced load ` +
-          `(${PACED_LOAD_FRACTION * 100} % of the no-filter row's req/s in that round: each connection thinks a random 0–2× mean time before each request), ` +
+          `(${PACED_LOAD_FRACTION * 100} % of the no-filter row's req/s in that round: each connection thinks a random 0–2× mean time before each request; ` +
+          `${pacedDurationS(options.durationS, PACED_LOAD_FRACTION)} s measured per run), ` +
           `where the budget's p99 is read`,
       ],
       ['pinning', pin.description],

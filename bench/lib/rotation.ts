@@ -16,7 +16,7 @@ import type { Workload } from './workloads.ts';
  * a machine that speeds up or slows down steadily during the round moves every member of the
  * group alike instead of favouring whoever ran last; summary.ts pairs the members by round.
  * With `pacing`, the group then runs once more the same way at a fixed, lower load (`PacingPlan`),
- * each run after a warm-up at that load.
+ * each run after a warm-up at that load and measured for longer (`pacedDurationS`).
  *
  * While a target is measured, every other target's process group is stopped (SIGSTOP) and
  * continued after (`freezeIdle`). Idle targets are not idle to the scheduler: their timers, their
@@ -87,6 +87,19 @@ export interface PacingPlan {
   base: string;
   /** Path of a wrk Lua script for `workload` whose connections think `meanDelayMs` on average. */
   script(workload: Workload, meanDelayMs: number): string;
+  /** Measured seconds per paced run (see pacedDurationS). */
+  durationS: number;
+}
+
+/**
+ * Measured seconds of a paced run: the saturated runs' duration divided by the load fraction,
+ * so a paced run collects about as many requests as a saturated one and its p99 rests on as
+ * many samples. A host stall of tens of ms delays every request that arrives during it; in a
+ * short run at half the load those are a larger share of the run and set its p99 alone.
+ */
+export function pacedDurationS(durationS: number, fraction: number): number {
+  if (!(fraction > 0 && fraction <= 1)) throw new Error(`the paced load fraction must be in (0, 1], got ${fraction}`);
+  return Math.ceil(durationS / fraction);
 }
 
 export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
@@ -119,7 +132,12 @@ export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
           // A warm-up at the paced load first, as before every saturated run: the target was
           // stopped while the others ran, and what it put off (timers, deferred GC work) should
           // not land in the measured run. The host's own stalls remain (see combineRuns).
-          const how: RunHow = { scriptPath: pacing.script(workload, meanDelayMs), warmupS: plan.warmupS, pacedDelayMs: meanDelayMs };
+          const how: RunHow = {
+            scriptPath: pacing.script(workload, meanDelayMs),
+            warmupS: plan.warmupS,
+            durationS: pacing.durationS,
+            pacedDelayMs: meanDelayMs,
+          };
           measurements.push(...(await runPalindrome(unit, plan.signal, (t) => run(t, round, how))));
         }
       }
@@ -206,6 +224,7 @@ export function combineRuns(a: Measurement, b: Measurement): Measurement {
 interface RunHow {
   scriptPath?: string;
   warmupS?: number;
+  durationS?: number;
   pacedDelayMs?: number;
 }
 
@@ -268,10 +287,11 @@ async function measure(plan: RotationPlan, workload: Workload, target: RotationT
     const targetTicks = (): number | undefined => (target.processGroup === undefined ? undefined : groupTicks(target.processGroup));
     const ticksBefore = targetTicks();
     // Sample other processes' CPU inside the run, away from wrk's start and exit.
-    const margin = Math.min(300, (plan.durationS * 1000) / 4);
+    const durationS = how?.durationS ?? plan.durationS;
+    const margin = Math.min(300, (durationS * 1000) / 4);
     const [[report, ticksAfter], foreignCpuCores] = await Promise.all([
-      runWrk(plan.children, { ...run, durationS: plan.durationS }).then((r) => [r, targetTicks()] as const),
-      foreignCpuDuring(() => plan.children.groupIds(), margin, plan.durationS * 1000 - 2 * margin),
+      runWrk(plan.children, { ...run, durationS }).then((r) => [r, targetTicks()] as const),
+      foreignCpuDuring(() => plan.children.groupIds(), margin, durationS * 1000 - 2 * margin),
     ]);
     const diedDuringRun = target.exitReason?.();
     if (diedDuringRun !== undefined) return { ...base, error: diedDuringRun };

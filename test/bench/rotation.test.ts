@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { combineRuns, isolateTarget, pacedDelayMs, palindrome, roundOrder, roundUnits } from '../../bench/lib/rotation.ts';
+import { combineRuns, isolateTarget, pacedDelayMs, pacedDurationS, palindrome, roundOrder, roundUnits } from '../../bench/lib/rotation.ts';
 import type { Measurement } from '../../bench/lib/summary.ts';
 import type { WrkReport } from '../../bench/lib/wrk.ts';
 import { pacedWrkScript, WORKLOADS, wrkScript } from '../../bench/lib/workloads.ts';
@@ -121,6 +121,15 @@ test('the paced think time offers the asked load over the connections, and is at
   assert.equal(pacedDelayMs(50, 5_000), 10);
   assert.equal(pacedDelayMs(50, 8_700), 6); // 5.75 ms rounds to 6
   assert.equal(pacedDelayMs(50, 1e9), 1);
+});
+
+test('a paced run lasts the saturated duration over the load fraction, in whole seconds, so it collects as many requests', () => {
+  assert.equal(pacedDurationS(2, 0.5), 4);
+  assert.equal(pacedDurationS(5, 0.5), 10);
+  assert.equal(pacedDurationS(2, 0.3), 7); // 6.67 s rounds up
+  assert.equal(pacedDurationS(3, 1), 3);
+  assert.throws(() => pacedDurationS(2, 0), /fraction must be in \(0, 1\], got 0/);
+  assert.throws(() => pacedDurationS(2, 1.5), /got 1.5/);
 });
 
 test('a paced wrk script keeps the workload lines and adds a uniform think time around the mean', () => {
