@@ -286,9 +286,16 @@ export class WasmPlugin implements HttpFilterFactory, StreamPlugin {
   create(callbacks: FilterCallbacks): HttpFilter {
     const lease = this.#slot.acquire(this);
     if (lease === undefined) return failedFilter(this.failurePolicy, callbacks);
-    const Context = WasmStreamContext.classFor(lease.vm);
-    return new Context(lease.vm, lease.root, this, callbacks);
+    // Streams keep meeting the same VM until it is replaced: look its class up once per VM.
+    if (lease.vm !== this.#classVm) {
+      this.#classVm = lease.vm;
+      this.#streamClass = WasmStreamContext.classFor(lease.vm);
+    }
+    return new this.#streamClass(lease.vm, lease.root, this, callbacks);
   }
+
+  #classVm: WasmVm | undefined;
+  #streamClass: typeof WasmStreamContext = WasmStreamContext;
 
   release(vm: WasmVm): void {
     this.#slot.release(vm);
