@@ -296,6 +296,10 @@ describe('SharedData across worker threads', () => {
   test('4 workers × 2000 CAS increments of one counter key end at exactly 8000', async (t) => {
     const store = SharedData.create({ capacityBytes: 1 << 20 });
     const key = [0, 1, 2, 0xff];
+    // The counter exists before any worker reads it: a set of a missing key, like a set with cas 0,
+    // is unconditional (Envoy), so a worker that read "missing" and then lost the CPU would
+    // overwrite every increment made in between.
+    assert.equal(store.set('counter-vm', Uint8Array.from(key), new Uint8Array(4), 0), WasmResult.Ok);
     const workers = Array.from({ length: 4 }, () =>
       startWorker(t, { role: 'cas-increment', data: store.handle, vmId: 'counter-vm', key, count: 2000 }),
     );
