@@ -95,7 +95,7 @@ export interface PacingPlan {
  * Measured seconds of a paced run: the saturated runs' duration divided by the load fraction,
  * so a paced run collects about as many requests as a saturated one and its p99 rests on as
  * many samples. A host stall of tens of ms delays every request that arrives during it; in a
- * short run at half the load those are a larger share of the run and set its p99 alone.
+ * short run at half the load those are a larger share of the run and can set its p99 alone.
  */
 export function pacedDurationS(durationS: number, fraction: number): number {
   if (!(fraction > 0 && fraction <= 1)) throw new Error(`the paced load fraction must be in (0, 1], got ${fraction}`);
