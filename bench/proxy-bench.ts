@@ -73,11 +73,11 @@ function selectWorkloads(names: readonly string[] | undefined): Workload[] {
   return WORKLOADS.filter((w) => names.includes(w.name));
 }
 
-/** `grouped` of the `targets` run as a budget group: twice per round at saturation, and twice more paced. */
-function plannedSeconds(o: BenchOptions, targets: number, workloads: number, grouped: number): number {
+/** `grouped` of the `targets` run as a budget group: twice per round at saturation, and twice more paced (`pacedS` each). */
+function plannedSeconds(o: BenchOptions, targets: number, workloads: number, grouped: number, pacedS: number): number {
   const firstExtra = Math.max(0, o.firstWarmupS - o.warmupS);
   const run = o.warmupS + o.durationS + 1;
-  const pacedRun = o.warmupS + pacedDurationS(o.durationS, PACED_LOAD_FRACTION) + 1;
+  const pacedRun = o.warmupS + pacedS + 1;
   const perRound = (targets - grouped) * run + grouped * 2 * (run + pacedRun);
   return workloads * (o.rounds * perRound + targets * firstExtra);
 }
@@ -102,7 +102,8 @@ async function main(): Promise<number> {
   }
   const budgeted = new Set(WASM_BUDGETS.flatMap((b) => [b.target, b.base]));
   const grouped = targets.filter((t) => budgeted.has(t.name)).length;
-  const planned = plannedSeconds(options, targets.length, workloads.length, grouped > 1 ? grouped : 0);
+  const pacedS = pacedDurationS(options.durationS, PACED_LOAD_FRACTION);
+  const planned = plannedSeconds(options, targets.length, workloads.length, grouped > 1 ? grouped : 0, pacedS);
   // Busy-machine repeats can multiply the plan; the limit only has to stop a hung bench.
   const timeoutS = options.timeoutS ?? planned * (1 + options.busyRetries) + 120;
   const overall = armOverallTimeout(timeoutS);
@@ -192,7 +193,7 @@ async function main(): Promise<number> {
     busyRetries: options.busyRetries,
     workloads,
     scripts,
-    ...(pacingBase !== undefined ? { pacing: { fraction: PACED_LOAD_FRACTION, base: pacingBase, script: pacedScript, durationS: pacedDurationS(options.durationS, PACED_LOAD_FRACTION) } } : {}),
+    ...(pacingBase !== undefined ? { pacing: { fraction: PACED_LOAD_FRACTION, base: pacingBase, script: pacedScript, durationS: pacedS } } : {}),
     signal: aborted.signal,
     // A wasm row and its base run back to back in every round: their budgets pair them by round.
     targetsFor: (w) =>
@@ -236,7 +237,7 @@ async function main(): Promise<number> {
         'wasm budgets',
         `the rows of a budget run back to back, in order and then reversed, each run counting half; then the same at a paced load ` +
           `(${PACED_LOAD_FRACTION * 100} % of the no-filter row's req/s in that round: each connection thinks a random 0–2× mean time before each request; ` +
-          `${pacedDurationS(options.durationS, PACED_LOAD_FRACTION)} s measured per run), ` +
+          `${pacedS} s measured per run), ` +
           `where the budget's p99 is read`,
       ],
       ['pinning', pin.description],
