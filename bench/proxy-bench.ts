@@ -15,7 +15,7 @@ import { planPinning } from './lib/cpu-pinning.ts';
 import { describeEnvironment } from './lib/environment.ts';
 import { parseOptions, USAGE, type BenchOptions } from './lib/options.ts';
 import { writeReportFiles } from './lib/report-files.ts';
-import { BUSY_THRESHOLD_CORES, isBusy, pacedDurationS, runRotation, type RotationTarget } from './lib/rotation.ts';
+import { BUSY_THRESHOLD_CORES, isBusy, pacedDurationS, restartDue, runRotation, type RotationTarget } from './lib/rotation.ts';
 import { checkResponse } from './lib/sanity.ts';
 import { failureKey, summarize } from './lib/summary.ts';
 import { renderMarkdown, renderText, START_FAILURE, type ReportHeader } from './lib/table.ts';
@@ -73,13 +73,37 @@ function selectWorkloads(names: readonly string[] | undefined): Workload[] {
   return WORKLOADS.filter((w) => names.includes(w.name));
 }
 
-/** `grouped` of the `targets` run as a budget group: twice per round at saturation, and twice more paced (`pacedS` each). */
+/** Seconds to start a budget row, compiling its filter included (measured: 1.5 s without a filter, 3.3–3.5 s with one), rounded up. */
+const RESTART_S = 5;
+
+/**
+ * `grouped` of the `targets` run as a budget group: twice per round at saturation, and twice more
+ * paced (`pacedS` each); every restart of the group costs each member a start and a first warm-up.
+ */
 function plannedSeconds(o: BenchOptions, targets: number, workloads: number, grouped: number, pacedS: number): number {
   const firstExtra = Math.max(0, o.firstWarmupS - o.warmupS);
   const run = o.warmupS + o.durationS + 1;
   const pacedRun = o.warmupS + pacedS + 1;
   const perRound = (targets - grouped) * run + grouped * 2 * (run + pacedRun);
-  return workloads * (o.rounds * perRound + targets * firstExtra);
+  let restarts = 0;
+  for (let round = 0; round < o.rounds; round++) if (restartDue(round, o.restartEvery)) restarts++;
+  return workloads * (o.rounds * perRound + targets * firstExtra + restarts * grouped * (RESTART_S + firstExtra));
+}
+
+/** How `runRotation` sees a running row. */
+function rotationTarget(name: string, r: RunningTarget, grouped: boolean): RotationTarget {
+  return {
+    name,
+    port: r.port,
+    ...(r.exitReason ? { exitReason: r.exitReason } : {}),
+    ...(r.processGroup !== undefined ? { processGroup: r.processGroup } : {}),
+    ...(grouped ? { group: 'budget' } : {}),
+  };
+}
+
+/** A row that stopped serving for `reason`: every later run of it reports that reason. */
+function deadTarget(port: number, reason: string): RunningTarget {
+  return { port, detail: reason, exitReason: () => reason, stop: async () => {} };
 }
 
 async function main(): Promise<number> {
@@ -200,16 +224,20 @@ async function main(): Promise<number> {
       targets.flatMap((t): RotationTarget[] => {
         const r = running.get(t.name);
         if (!r || failures.has(failureKey(w.name, t.name))) return [];
-        return [
-          {
-            name: t.name,
-            port: r.port,
-            ...(r.exitReason ? { exitReason: r.exitReason } : {}),
-            ...(r.processGroup !== undefined ? { processGroup: r.processGroup } : {}),
-            ...(budgeted.has(t.name) ? { group: 'budget' } : {}),
-          },
-        ];
+        return [rotationTarget(t.name, r, budgeted.has(t.name))];
       }),
+    restartEvery: options.restartEvery,
+    // A fresh process is checked as the first one was: it starts, answers, and (a wasm row) runs its filter.
+    restart: async (w, old) => {
+      const target = targets.find((t) => t.name === old.name)!;
+      await running.get(old.name)?.stop();
+      const started = await startTarget(target, env);
+      const fresh = typeof started === 'string' ? deadTarget(old.port, `a fresh process did not start: ${started}`) : started;
+      const problem = typeof started === 'string' ? undefined : await checkResponse(started.port, w);
+      if (problem !== undefined) await fresh.stop();
+      running.set(old.name, problem === undefined ? fresh : deadTarget(fresh.port, `a fresh process failed the check: ${problem}`));
+      return rotationTarget(old.name, running.get(old.name)!, true);
+    },
     log,
   });
   await children.stopAll();
@@ -238,7 +266,10 @@ async function main(): Promise<number> {
         `the rows of a budget run back to back, in order and then reversed, each run counting half; then the same at a paced load ` +
           `(${PACED_LOAD_FRACTION * 100} % of the no-filter row's req/s in that round: each connection thinks a random 0–2× mean time before each request; ` +
           `${pacedS} s measured per run), ` +
-          `where the budget's p99 is read`,
+          `where the budget's p99 is read; ` +
+          (options.restartEvery > 0 && options.rounds > options.restartEvery
+            ? `the budgets' rows run on a fresh process every ${options.restartEvery} rounds (${Math.ceil(options.rounds / options.restartEvery)} processes per row and workload)`
+            : `one process per row`),
       ],
       ['pinning', pin.description],
       ['isolation', options.freezeIdle ? 'the other targets are stopped (SIGSTOP) while one is measured' : 'the other targets stay running (--no-freeze)'],

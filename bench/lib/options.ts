@@ -10,6 +10,8 @@ export interface BenchOptions {
   connections: number;
   threads: number;
   busyRetries: number;
+  /** Replace the wasm budgets' processes every this many rounds; 0 = never (rotation.ts). */
+  restartEvery: number;
   only?: string[];
   workloads?: string[];
   /** Overall limit; undefined = derived from the plan. */
@@ -33,6 +35,8 @@ export const USAGE = `usage: node bench/proxy-bench.ts [options]
   --connections N    wrk connections (default 50)
   --threads N        wrk threads (default 1)
   --busy-retries N   repeat a run during which other processes used CPU, up to N times (default 2)
+  --restart-every N  start fresh processes for the wasm budgets' rows every N rounds, so their
+                     ratios rest on several processes per row; 0 = never (default 4)
   --timeout S        overall limit for the whole bench (default: planned time × (1 + busy retries) + 2 min)
   --no-pin           do not pin wrk and the proxies to CPUs with taskset
   --no-freeze        leave the other targets running while one is measured (default: SIGSTOP them)
@@ -56,6 +60,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       threads: { type: 'string' },
       'busy-retries': { type: 'string' },
       timeout: { type: 'string' },
+      'restart-every': { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       'no-install': { type: 'boolean', default: false },
       'no-freeze': { type: 'boolean', default: false },
@@ -71,6 +76,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     connections: positiveInt('--connections', values.connections, 50),
     threads: positiveInt('--threads', values.threads, 1),
     busyRetries: nonNegativeInt('--busy-retries', values['busy-retries'], 2),
+    restartEvery: nonNegativeInt('--restart-every', values['restart-every'], 4),
     pin: values['no-pin'] !== true,
     freezeIdle: values['no-freeze'] !== true,
     install: values['no-install'] !== true,

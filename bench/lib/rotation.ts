@@ -18,6 +18,13 @@ import type { Workload } from './workloads.ts';
  * With `pacing`, the group then runs once more the same way at a fixed, lower load (`PacingPlan`),
  * each run after a warm-up at that load and measured for longer (`pacedDurationS`).
  *
+ * Every `restartEvery` rounds, the grouped targets' processes are replaced by fresh ones
+ * (`replaceGroupProcesses`), which then get the long first warm-up again. Two processes started
+ * from the same config differ by a few % in req/s for their whole life (measured on this VM:
+ * 0.97× to 1.07× between two identical no-filter Sluice processes, in alternating slices), so a
+ * group measured on one process per row carries one draw of that offset into every round's
+ * pair; over several processes per row, the median of the pairs no longer rests on one draw.
+ *
  * While a target is measured, every other target's process group is stopped (SIGSTOP) and
  * continued after (`freezeIdle`). Idle targets are not idle to the scheduler: their timers, their
  * V8 memory reducer's collections after the load they just served and their background threads
@@ -65,6 +72,13 @@ export interface RotationPlan {
   targetsFor(workload: Workload): RotationTarget[];
   /** Stop the other targets' process groups while one is measured (see above). */
   freezeIdle: boolean;
+  /** Replace the grouped targets' processes before every this many rounds; 0 = never. */
+  restartEvery: number;
+  /**
+   * Stops `target`'s process and starts a fresh one with the same config, checked as at the start;
+   * resolves to the new target, or to one whose `exitReason` says why it could not be replaced.
+   */
+  restart?(workload: Workload, target: RotationTarget): Promise<RotationTarget>;
   /** Latency runs for grouped targets at a fixed load below saturation; undefined = none. */
   pacing?: PacingPlan;
   /** Aborted on SIGINT or the overall timeout: no further run starts. */
@@ -108,6 +122,7 @@ export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
   try {
     for (const workload of plan.workloads) {
       const targets = plan.targetsFor(workload);
+      // A fresh process is not in `warmed`: its first run gets the long first warm-up.
       const warmed = new Set<RotationTarget>();
       const run = async (target: RotationTarget, round: number, how?: RunHow): Promise<Measurement> => {
         if (plan.freezeIdle) isolateTarget(target, targets, frozen, signalGroup);
@@ -117,6 +132,14 @@ export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
         return measureWithRetries(plan, workload, target, round, { ...how, warmupS });
       };
       for (let round = 0; round < plan.rounds; round++) {
+        const restart = plan.restart;
+        if (restart !== undefined && restartDue(round, plan.restartEvery) && !plan.signal.aborted) {
+          await replaceGroupProcesses(targets, frozen, signalGroup, async (t) => {
+            const fresh = await restart(workload, t);
+            plan.log(`[${workload.name} round ${round + 1}/${plan.rounds}] ${t.name.padEnd(10)} ${describeReplacement(fresh)}`);
+            return fresh;
+          });
+        }
         for (const unit of roundUnits(targets, round)) {
           if (plan.signal.aborted) return measurements;
           if (unit.length === 1) {
@@ -146,6 +169,35 @@ export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
     for (const g of frozen) signalGroup(g, 'SIGCONT');
   }
   return measurements;
+}
+
+/** Whether the grouped targets' processes are replaced before round `round` (0-based) when replaced every `every` rounds. */
+export function restartDue(round: number, every: number): boolean {
+  return every > 0 && round > 0 && round % every === 0;
+}
+
+/**
+ * Replaces, in place, every grouped target of `targets` with what `restart` returns for it, one
+ * after the other. A stopped (frozen) process group is continued first, so the old process can
+ * act on the SIGTERM that stops it; the new one is not frozen until another target is measured.
+ */
+export async function replaceGroupProcesses(
+  targets: RotationTarget[],
+  frozen: Set<number>,
+  signal: (group: number, signal: 'SIGSTOP' | 'SIGCONT') => void,
+  restart: (target: RotationTarget) => Promise<RotationTarget>,
+): Promise<void> {
+  for (let i = 0; i < targets.length; i++) {
+    const old = targets[i]!;
+    if (old.group === undefined) continue;
+    if (old.processGroup !== undefined && frozen.delete(old.processGroup)) signal(old.processGroup, 'SIGCONT');
+    targets[i] = await restart(old);
+  }
+}
+
+function describeReplacement(t: RotationTarget): string {
+  const dead = t.exitReason?.();
+  return dead === undefined ? `replaced by a fresh process (group ${t.processGroup ?? 'none'})` : `could not be replaced: ${dead.split('\n')[0]}`;
 }
 
 /** Mean think time per connection (ms, at least 1) that offers `requestsPerSec` over `connections`. */

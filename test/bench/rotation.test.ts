@@ -1,6 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { combineRuns, isolateTarget, pacedDelayMs, pacedDurationS, palindrome, roundOrder, roundUnits } from '../../bench/lib/rotation.ts';
+import {
+  combineRuns,
+  isolateTarget,
+  pacedDelayMs,
+  pacedDurationS,
+  palindrome,
+  replaceGroupProcesses,
+  restartDue,
+  roundOrder,
+  roundUnits,
+  type RotationTarget,
+} from '../../bench/lib/rotation.ts';
 import type { Measurement } from '../../bench/lib/summary.ts';
 import type { WrkReport } from '../../bench/lib/wrk.ts';
 import { pacedWrkScript, WORKLOADS, wrkScript } from '../../bench/lib/workloads.ts';
@@ -48,6 +59,42 @@ test('isolating a target stops every other target once and continues the measure
   isolateTarget(direct, targets, frozen, signal);
   assert.deepEqual(sent.splice(0), ['SIGSTOP 20']);
   assert.deepEqual([...frozen].sort(), [10, 20, 30]);
+});
+
+test('the grouped processes are replaced before every Nth round, never before the first, and never with N = 0', () => {
+  const due = (every: number): number[] => Array.from({ length: 16 }, (_, r) => r).filter((r) => restartDue(r, every));
+  assert.deepEqual(due(4), [4, 8, 12]);
+  assert.deepEqual(due(5), [5, 10, 15]);
+  assert.deepEqual(due(1), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+  assert.deepEqual(due(16), []);
+  assert.deepEqual(due(0), []);
+});
+
+test('replacing the group processes swaps each grouped target in place, continues a frozen one first, and leaves the others', async () => {
+  const direct: RotationTarget = { name: 'direct', port: 1 };
+  const s1: RotationTarget = { name: 's1', port: 2, processGroup: 20, group: 'budget' };
+  const noop: RotationTarget = { name: 'noop', port: 3, processGroup: 30, group: 'budget' };
+  const nginx: RotationTarget = { name: 'nginx', port: 4, processGroup: 40 };
+  const targets = [direct, s1, noop, nginx];
+  const frozen = new Set([20, 40]);
+  const events: string[] = [];
+  await replaceGroupProcesses(
+    targets,
+    frozen,
+    (g, s) => void events.push(`${s} ${g}`),
+    async (t) => {
+      events.push(`restart ${t.name}`);
+      return { ...t, port: t.port + 100, processGroup: t.processGroup! + 100 };
+    },
+  );
+  assert.deepEqual(events, ['SIGCONT 20', 'restart s1', 'restart noop']);
+  assert.deepEqual(
+    targets.map((t) => `${t.name}:${t.port}:${t.processGroup ?? '-'}`),
+    ['direct:1:-', 's1:102:120', 'noop:103:130', 'nginx:4:40'],
+  );
+  assert.equal(targets[0], direct);
+  assert.equal(targets[3], nginx);
+  assert.deepEqual([...frozen], [40], 'the old group is no longer held as frozen; nginx still is');
 });
 
 test('a stopped process group really is stopped and continues on SIGCONT', async () => {
