@@ -1,5 +1,4 @@
 import { Worker } from 'node:worker_threads';
-import { setFlagsFromString } from 'node:v8';
 import { availableParallelism, hostname } from 'node:os';
 import type { ConfigSnapshot } from '../config/types.ts';
 import { createLogger, type Logger, type LogLevel } from '../log.ts';
@@ -27,6 +26,7 @@ import { ConfigFileWatcher } from './config-watch.ts';
 import { watchTargets } from '../config/config-sources.ts';
 import { buildConfigDump, ResourceTimes } from '../admin/config-dump.ts';
 import type { ReloadReply, ReloadRequest } from './messages.ts';
+import { prepareWorkerHeaps, WORKER_YOUNG_GENERATION_MB } from './worker-heap.ts';
 
 export type { ReloadResult } from './config-reload.ts';
 
@@ -58,19 +58,6 @@ interface WorkerHandle {
 }
 
 const STATS_SLOTS = 16384;
-
-/**
- * A worker's young generation, in MB (V8 makes each semi-space a third of it: 8 MB).
- *
- * V8's default for a heap this size lets a semi-space grow to 16 MB. V8 starts an incremental
- * mark-compact whenever the old generation's headroom is smaller than the new space, and a proxy
- * worker's old generation is small (about 20 MB live, limit about 40 MB): so with a 16 MB new
- * space it ran a 5-9 ms mark-compact every few hundred milliseconds under load, with next to
- * nothing promoted, and those pauses were the p99 of a GET 16 KiB run. With 8 MB semi-spaces
- * the same load ran no mark-compact at all (docs/RATIONALE.md, "Why workers have a smaller
- * young generation").
- */
-const WORKER_YOUNG_GENERATION_MB = 24;
 
 /** Envoy's `server.state` gauge values (envoy.admin.v3.ServerInfo.State). */
 const SERVER_STATE = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 } as const;
@@ -124,8 +111,7 @@ export class Sluice {
   static async start(opts: SluiceOptions): Promise<Sluice> {
     await prepareValidation(opts.config);
     const validated = validateSnapshot(opts.config, opts.log);
-    // Workers created from now on get `gc`, used to bound body-buffer memory (http/body-gc.ts).
-    setFlagsFromString('--expose-gc');
+    prepareWorkerHeaps();
     const s = new Sluice(opts);
     s.#validated = validated;
     try {
