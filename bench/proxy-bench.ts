@@ -232,11 +232,20 @@ async function main(): Promise<number> {
       const target = targets.find((t) => t.name === old.name)!;
       await running.get(old.name)?.stop();
       const started = await startTarget(target, env);
-      const fresh = typeof started === 'string' ? deadTarget(old.port, `a fresh process did not start: ${started}`) : started;
-      const problem = typeof started === 'string' ? undefined : await checkResponse(started.port, w);
-      if (problem !== undefined) await fresh.stop();
-      running.set(old.name, problem === undefined ? fresh : deadTarget(fresh.port, `a fresh process failed the check: ${problem}`));
-      return rotationTarget(old.name, running.get(old.name)!, true);
+      let now: RunningTarget;
+      if (typeof started === 'string') {
+        now = deadTarget(old.port, `a fresh process did not start: ${started}`);
+      } else {
+        const problem = await checkResponse(started.port, w);
+        if (problem === undefined) {
+          now = started;
+        } else {
+          await started.stop();
+          now = deadTarget(started.port, `a fresh process failed the check: ${problem}`);
+        }
+      }
+      running.set(old.name, now);
+      return rotationTarget(old.name, now, true);
     },
     log,
   });

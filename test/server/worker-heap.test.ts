@@ -21,7 +21,6 @@ async function limitsAfterMarkCompacts(prepare: boolean): Promise<number[]> {
     const body = 'const keep = []; for (let i = 0; i < 100000; i++) keep.push({ a: i, b: "x" + i }); gc(); gc();';
     const w = new Worker(body, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: ${WORKER_YOUNG_GENERATION_MB} } });
     w.on('error', (e) => { console.error(e); process.exitCode = 1; });
-    w.on('exit', (code) => { console.log('worker-thread-id ' + w.threadId + ' exit ' + code); });
   `;
   const child = spawn(process.execPath, ['--trace-gc-nvp', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
