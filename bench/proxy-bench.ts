@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ChildProcesses } from './lib/child-processes.ts';
 import { planPinning } from './lib/cpu-pinning.ts';
+import { formatSteadiness, measureCpuSteadiness } from './lib/cpu-steadiness.ts';
 import { describeEnvironment } from './lib/environment.ts';
 import { parseOptions, USAGE, type BenchOptions } from './lib/options.ts';
 import { writeReportFiles } from './lib/report-files.ts';
@@ -29,8 +30,13 @@ const benchDir = import.meta.dirname;
 /**
  * The paced load of the wasm budgets' latency runs, as a fraction of the no-filter row's req/s:
  * half, so the core has headroom and p99 shows what a request costs rather than how long it queues.
+ * Half the req/s is more than half the CPU: fewer requests share each event-loop wake-up, so a
+ * request costs more (seen: 64-125 µs against 48-82 µs at saturation, the process using 57-63 %
+ * of its core), and a slow phase of a shared host's CPU can still push it past saturation.
  */
 const PACED_LOAD_FRACTION = 0.5;
+/** Seconds of the CPU steadiness probe, run before and after the timed runs. */
+const STEADINESS_PROBE_S = 3;
 const repoDir = dirname(benchDir);
 const children = new ChildProcesses();
 const aborted = new AbortController();
@@ -203,6 +209,9 @@ async function main(): Promise<number> {
     return path;
   };
 
+  // The paced p99 follows the proxy CPU's slow phases; the report says how steady it was.
+  const steadyBefore = await measureCpuSteadiness(children, process.execPath, pin.proxy, STEADINESS_PROBE_S);
+  log(`CPU steadiness before: ${formatSteadiness(steadyBefore)}`);
   const measurements = await runRotation({
     children,
     wrkPath: tools.wrk.path,
@@ -250,6 +259,7 @@ async function main(): Promise<number> {
     log,
   });
   await children.stopAll();
+  const steadyAfter = aborted.signal.aborted ? undefined : await measureCpuSteadiness(children, process.execPath, pin.proxy, STEADINESS_PROBE_S);
   clearTimeout(overall);
   // Interrupted: the handler exits the process; a partial report must not replace the last one.
   if (aborted.signal.aborted) return 130;
@@ -281,6 +291,10 @@ async function main(): Promise<number> {
             : `one process per row`),
       ],
       ['pinning', pin.description],
+      [
+        'CPU steadiness',
+        `${pin.proxy === undefined ? 'unpinned' : `CPU ${pin.proxy}`}, ${STEADINESS_PROBE_S} s before the runs: ${formatSteadiness(steadyBefore)}; after: ${formatSteadiness(steadyAfter)}`,
+      ],
       ['isolation', options.freezeIdle ? 'the other targets are stopped (SIGSTOP) while one is measured' : 'the other targets stay running (--no-freeze)'],
       ['other load', `a run during which other processes used > ${BUSY_THRESHOLD_CORES} cores is repeated up to ${options.busyRetries} times, then flagged`],
       ['upstream', upstream.description],
@@ -293,6 +307,7 @@ async function main(): Promise<number> {
     options,
     setup: Object.fromEntries(header.setup),
     targets: targets.map((t) => ({ name: t.name, label: t.label, detail: running.get(t.name)?.detail ?? null })),
+    cpuSteadiness: { before: steadyBefore ?? null, after: steadyAfter ?? null },
     summaries,
     measurements,
   });
