@@ -3,8 +3,9 @@
  *
  * STYLE.md "Crossing into WebAssembly": never keep a view over guest memory across a guest call.
  * Any call into the guest (the allocator above all, §3.1) can grow memory, which detaches the old
- * `memory.buffer`. So GuestMemory keeps only the memory object and derives a fresh view from
- * `memory.buffer` on every call; what it returns is a copy, never a view.
+ * `memory.buffer`. So GuestMemory checks on every call that its cached byte view is still the
+ * current buffer (rebuilt once it is not: see #detachesOnGrow); what it returns is a copy or a
+ * string, never a view, except from `view`, which says so.
  *
  * Pointers and sizes are guest-supplied and untrusted. Call sites convert each incoming i32 to
  * unsigned (`x >>> 0`, §1) before passing it. Every method accepts any number (NaN, ±Infinity,
@@ -40,25 +41,83 @@ export function inBounds(size: number, ptr: number, len: number): boolean {
 
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
+/** Up to this many bytes, `latin1` builds its string char by char (cheaper than a native call's fixed cost). */
+const LATIN1_LOOP_MAX = 32;
+/** Node's Buffer when this runs on Node (a global, not an import): its latin1 decoder is native. */
+const NodeBuffer = (globalThis as unknown as { Buffer?: { from(b: ArrayBufferLike, off: number, len: number): { latin1Slice(start: number, end: number): string } } }).Buffer;
+/** Chunk for `String.fromCharCode.apply`: well under any engine's argument-count limit. */
+const LATIN1_CHUNK = 8192;
+
 export class GuestMemory {
   readonly #memory: MemoryLike;
-  /** A DataView of the current buffer; rebuilt when the guest grows its memory (a new buffer). */
+  /**
+   * A byte view and a DataView of the whole current buffer, made together and kept while that
+   * buffer is current. Host calls read and write a few bytes at a time (header names, return
+   * slots): indexing one view is cheaper than making a typed array per argument, and than asking
+   * `memory.buffer` (a native getter) for every argument.
+   */
+  #bytes: Uint8Array | undefined;
   #view: DataView | undefined;
+  /**
+   * Growing a non-shared WebAssembly.Memory detaches its old buffer (the views then read length
+   * 0), so while #bytes has a length it is current. A shared memory keeps its old, shorter buffer
+   * when it grows: for one, `memory.buffer` is asked on every call.
+   */
+  readonly #detachesOnGrow: boolean;
 
   constructor(memory: MemoryLike) {
     this.#memory = memory;
+    const buffer: ArrayBufferLike = memory.buffer;
+    this.#detachesOnGrow = buffer instanceof ArrayBuffer && !buffer.resizable;
   }
 
   /** Current size in bytes (changes when the guest grows its memory). */
   get size(): number {
-    return this.#memory.buffer.byteLength;
+    return this.#u8().byteLength;
+  }
+
+  #u8(): Uint8Array {
+    let b = this.#bytes;
+    if (b !== undefined && b.byteLength !== 0 && this.#detachesOnGrow) return b;
+    const buffer = this.#memory.buffer;
+    if (b === undefined || b.buffer !== buffer) {
+      b = new Uint8Array(buffer);
+      this.#bytes = b;
+      this.#view = new DataView(buffer);
+    }
+    return b;
+  }
+
+  #dataView(): DataView {
+    this.#u8();
+    return this.#view as DataView;
   }
 
   /** A copy of `len` bytes at `ptr`; `undefined` when out of bounds. */
   read(ptr: number, len: number): Uint8Array | undefined {
-    const bytes = new Uint8Array(this.#memory.buffer);
+    const bytes = this.#u8();
     if (!inBounds(bytes.byteLength, ptr, len)) return undefined;
     return bytes.slice(ptr, ptr + len);
+  }
+
+  /**
+   * The byte string (one char per byte) of `len` bytes at `ptr`: how header names and values,
+   * cluster names and the like cross the ABI (§5.1). `undefined` when out of bounds.
+   */
+  latin1(ptr: number, len: number): string | undefined {
+    const bytes = this.#u8();
+    if (!inBounds(bytes.byteLength, ptr, len)) return undefined;
+    if (len <= LATIN1_LOOP_MAX) {
+      let s = '';
+      for (let i = ptr, end = ptr + len; i < end; i++) s += String.fromCharCode(bytes[i]);
+      return s;
+    }
+    if (NodeBuffer !== undefined) return NodeBuffer.from(bytes.buffer, ptr, len).latin1Slice(0, len);
+    let out = '';
+    for (let i = ptr, end = ptr + len; i < end; i += LATIN1_CHUNK) {
+      out += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(i + LATIN1_CHUNK, end)) as unknown as number[]);
+    }
+    return out;
   }
 
   /**
@@ -66,9 +125,9 @@ export class GuestMemory {
    * guest runs again (it may write there or grow its memory): read it at once.
    */
   view(ptr: number, len: number): Uint8Array | undefined {
-    const buffer = this.#memory.buffer;
-    if (!inBounds(buffer.byteLength, ptr, len)) return undefined;
-    return new Uint8Array(buffer, ptr, len);
+    const bytes = this.#u8();
+    if (!inBounds(bytes.byteLength, ptr, len)) return undefined;
+    return new Uint8Array(bytes.buffer, ptr, len);
   }
 
   /**
@@ -76,25 +135,15 @@ export class GuestMemory {
    * out of bounds. Char codes above 255 keep their low 8 bits.
    */
   writeLatin1(ptr: number, s: string): boolean {
-    const buffer = this.#memory.buffer;
-    if (!inBounds(buffer.byteLength, ptr, s.length)) return false;
-    const target = new Uint8Array(buffer, ptr, s.length);
-    for (let i = 0; i < s.length; i++) target[i] = s.charCodeAt(i);
+    const bytes = this.#u8();
+    if (!inBounds(bytes.byteLength, ptr, s.length)) return false;
+    for (let i = 0; i < s.length; i++) bytes[ptr + i] = s.charCodeAt(i);
     return true;
-  }
-
-  #dataView(buffer: ArrayBufferLike): DataView {
-    let v = this.#view;
-    if (v === undefined || v.buffer !== buffer) {
-      v = new DataView(buffer);
-      this.#view = v;
-    }
-    return v;
   }
 
   /** Copies `bytes` to `ptr`; `false` (nothing written) when out of bounds. */
   write(ptr: number, bytes: Uint8Array): boolean {
-    const target = new Uint8Array(this.#memory.buffer);
+    const target = this.#u8();
     if (!inBounds(target.byteLength, ptr, bytes.byteLength)) return false;
     target.set(bytes, ptr);
     return true;
@@ -102,9 +151,9 @@ export class GuestMemory {
 
   /** The u32 (little-endian) at `ptr`; `undefined` when any of its 4 bytes is out of bounds. */
   readU32(ptr: number): number | undefined {
-    const buffer = this.#memory.buffer;
-    if (!inBounds(buffer.byteLength, ptr, 4)) return undefined;
-    return this.#dataView(buffer).getUint32(ptr, true);
+    const view = this.#dataView();
+    if (!inBounds(view.byteLength, ptr, 4)) return undefined;
+    return view.getUint32(ptr, true);
   }
 
   /**
@@ -114,10 +163,10 @@ export class GuestMemory {
    * [-2^31, 2^32), which is a host bug rather than a guest one.
    */
   writeU32(ptr: number, value: number): boolean {
-    const buffer = this.#memory.buffer;
-    if (!inBounds(buffer.byteLength, ptr, 4)) return false;
+    const view = this.#dataView();
+    if (!inBounds(view.byteLength, ptr, 4)) return false;
     if (!Number.isInteger(value) || value < -(2 ** 31) || value >= U32_LIMIT) return false;
-    this.#dataView(buffer).setUint32(ptr, value >>> 0, true);
+    view.setUint32(ptr, value >>> 0, true);
     return true;
   }
 

@@ -87,8 +87,10 @@ export interface GrpcCallRequest {
   initialMetadata: Pairs;
 }
 
+/** A value found. */
+export type OkAnswer<T> = { result: typeof WasmResult.Ok; value: T };
 /** A value, or the status to answer instead of writing it. */
-export type Answer<T> = { result: typeof WasmResult.Ok; value: T } | { result: Exclude<WasmResult, 0>; value?: undefined };
+export type Answer<T> = OkAnswer<T> | { result: Exclude<WasmResult, 0>; value?: undefined };
 
 /**
  * The host side of every `env` import. Methods marked "0.1.0" exist only for modules declaring

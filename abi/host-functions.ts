@@ -12,7 +12,7 @@
 import { AbiVersion } from './abi-version.ts';
 import { BufferType, LogLevel, MapType, MetricType, StreamType, WasmResult } from './enums.ts';
 import { GuestMemory, inBounds } from './guest-memory.ts';
-import { bytesToLatin1, decodePairs, encodePairs } from './header-pairs.ts';
+import { decodePairs, encodePairs } from './header-pairs.ts';
 import { decodePropertyPath } from './property-path.ts';
 import type { HostContext, Pairs } from './host-context.ts';
 
@@ -65,10 +65,7 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
   }
 
   function readLatin1(m: GuestMemory, ptr: number, len: number): string | undefined {
-    if (len === 0) return '';
-    // A view, not a copy: the string is made before the guest runs again.
-    const b = m.view(ptr, len);
-    return b === undefined ? undefined : bytesToLatin1(b);
+    return len === 0 ? '' : m.latin1(ptr, len);
   }
 
   function readUtf8(m: GuestMemory, ptr: number, len: number): string | undefined {
@@ -89,10 +86,10 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
     return decoded.pairs;
   }
 
-  function words(m: GuestMemory, ...ptrs: number[]): boolean {
+  /** Whether each given return slot (a u32) is in bounds; fixed parameters, not a rest array: this runs on every returning call. */
+  function words(m: GuestMemory, a: number, b?: number, c?: number): boolean {
     const size = m.size;
-    for (const p of ptrs) if (!inBounds(size, p, 4)) return false;
-    return true;
+    return inBounds(size, a, 4) && (b === undefined || inBounds(size, b, 4)) && (c === undefined || inBounds(size, c, 4));
   }
 
   /**
@@ -142,16 +139,15 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
     return Ok;
   }
 
-  function headerMapValue(map: number, key: string): { result: WasmResult; value?: string } {
-    if (map > MAX_MAP_TYPE) return { result: BadArgument };
+  /** The value of `key` in header map `map`, or the status to answer when there is none. */
+  function headerMapValue(map: number, key: string): string | WasmResult {
+    if (map > MAX_MAP_TYPE) return BadArgument;
     const got = host.headerMap(map as MapType, false);
-    if (got.result !== Ok) return { result: got.result };
+    if (got.result !== Ok) return got.result;
     const value = got.value.get(key);
-    if (value === undefined) {
-      // 0.1.0: a missing key is Ok with an empty value; 0.2.x: NotFound (§2.1).
-      return host.abiVersion === AbiVersion.V0_1_0 ? { result: Ok, value: '' } : { result: WasmResult.NotFound };
-    }
-    return { result: Ok, value };
+    if (value !== undefined) return value;
+    // 0.1.0: a missing key is Ok with an empty value; 0.2.x: NotFound (§2.1).
+    return host.abiVersion === AbiVersion.V0_1_0 ? '' : WasmResult.NotFound;
   }
 
   /**
@@ -301,9 +297,9 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
       if (m === undefined) return IMA;
       const key = readLatin1(m, keyPtr >>> 0, keySize >>> 0);
       if (key === undefined) return IMA;
-      const got = headerMapValue(map >>> 0, asciiLower(key));
-      if (got.result !== Ok || got.value === undefined) return got.result;
-      return returnLatin1(got.value, retPtrPtr >>> 0, retSizePtr >>> 0);
+      const value = headerMapValue(map >>> 0, asciiLower(key));
+      if (typeof value !== 'string') return value;
+      return returnLatin1(value, retPtrPtr >>> 0, retSizePtr >>> 0);
     },
     proxy_add_header_map_value(map: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
       return mutateHeaderMap('add', map, keyPtr, keySize, valuePtr, valueSize);

@@ -1,5 +1,5 @@
 import { BufferType, FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, MapType, StreamType, WasmResult } from '../../abi/enums.ts';
-import type { Answer, HostBuffer, HostHeaderMap, LocalResponse } from '../../abi/host-context.ts';
+import type { Answer, HostBuffer, HostHeaderMap, LocalResponse, OkAnswer } from '../../abi/host-context.ts';
 import type { BodyChunk, FilterCallbacks, HttpFilter } from '../http/filter.ts';
 import type { HeaderMap } from '../http/header-map.ts';
 import { WasmContext } from './context.ts';
@@ -84,8 +84,9 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
   #closing = false;
   #actions: Action[] | undefined;
   #filterState: Map<string, Uint8Array> | undefined;
-  #requestMap: StreamHeaderMap | undefined;
-  #responseMap: StreamHeaderMap | undefined;
+  /** The answers headerMap gives for the stream's own maps, kept: a filter asks on every header call. */
+  #requestMap: OkAnswer<StreamHeaderMap> | undefined;
+  #responseMap: OkAnswer<StreamHeaderMap> | undefined;
 
   constructor(vm: WasmVm, root: RootContext, plugin: StreamPlugin, callbacks: FilterCallbacks) {
     super(vm.allocContextId());
@@ -405,12 +406,12 @@ export class WasmStreamContext extends WasmContext implements HttpFilter {
     if (type === MapType.HttpRequestHeaders) {
       // Envoy clears the route cache on every change to request headers, whichever callback makes
       // it: a tick or an http-call response may rewrite :path while the request is paused.
-      if (this.#requestMap?.source !== map) this.#requestMap = new StreamHeaderMap(map, () => this.#cb.clearRouteCache());
-      return { result: WasmResult.Ok, value: this.#requestMap };
+      if (this.#requestMap?.value.source !== map) this.#requestMap = { result: WasmResult.Ok, value: new StreamHeaderMap(map, () => this.#cb.clearRouteCache()) };
+      return this.#requestMap;
     }
     if (type === MapType.HttpResponseHeaders) {
-      if (this.#responseMap?.source !== map) this.#responseMap = new StreamHeaderMap(map);
-      return { result: WasmResult.Ok, value: this.#responseMap };
+      if (this.#responseMap?.value.source !== map) this.#responseMap = { result: WasmResult.Ok, value: new StreamHeaderMap(map) };
+      return this.#responseMap;
     }
     return { result: WasmResult.Ok, value: new StreamHeaderMap(map) };
   }

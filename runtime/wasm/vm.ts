@@ -97,6 +97,16 @@ const PINO_TO_ABI: Record<string, number> = { trace: 0, debug: 1, info: 2, warn:
 const TOKEN_STEP = 4;
 const EMPTY = new Uint8Array(0);
 
+/** A VM-level buffer (configuration, call data) as headerMap's caller wants it; absent = NotFound. */
+function bufferAnswer(bytes: Uint8Array | undefined): Answer<HostBuffer> {
+  return bytes === undefined ? { result: WasmResult.NotFound } : { result: WasmResult.Ok, value: { bytes: () => bytes } };
+}
+
+/** A call's header map (http-call response, gRPC metadata); absent = BadArgument. */
+function mapAnswer(m: HostHeaderMap | undefined): Answer<HostHeaderMap> {
+  return m === undefined ? { result: WasmResult.BadArgument } : { result: WasmResult.Ok, value: m };
+}
+
 /**
  * One instance of a plugin module on one worker (a proxy-wasm "VM"), shared by every plugin
  * configured with the same vm_id, configuration and code. It is the HostContext of its own
@@ -481,17 +491,15 @@ export class WasmVm implements HostContext {
 
   buffer(type: BufferType): Answer<HostBuffer> {
     const data = this.#callData;
-    const fixed = (bytes: Uint8Array | undefined): Answer<HostBuffer> =>
-      bytes === undefined ? { result: WasmResult.NotFound } : { result: WasmResult.Ok, value: { bytes: () => bytes } };
     switch (type) {
       case BufferType.VmConfiguration:
-        return fixed(this.#opts.vmConfiguration);
+        return bufferAnswer(this.#opts.vmConfiguration);
       case BufferType.HttpCallResponseBody:
-        return fixed(data?.httpBody);
+        return bufferAnswer(data?.httpBody);
       case BufferType.GrpcCallMessage:
-        return fixed(data?.grpcMessage);
+        return bufferAnswer(data?.grpcMessage);
       case BufferType.ForeignFunctionArguments:
-        return fixed(data?.foreignArgs);
+        return bufferAnswer(data?.foreignArgs);
       default: {
         const ctx = this.#ctx();
         return ctx === undefined ? { result: WasmResult.NotFound } : ctx.buffer(type);
@@ -501,16 +509,14 @@ export class WasmVm implements HostContext {
 
   headerMap(type: MapType, forWrite: boolean): Answer<HostHeaderMap> {
     const data = this.#callData;
-    const fixed = (m: HostHeaderMap | undefined): Answer<HostHeaderMap> =>
-      m === undefined ? { result: WasmResult.BadArgument } : { result: WasmResult.Ok, value: m };
     switch (type) {
       case MapType.HttpCallResponseHeaders:
-        return fixed(data?.httpHeaders);
+        return mapAnswer(data?.httpHeaders);
       case MapType.HttpCallResponseTrailers:
-        return fixed(data?.httpTrailers);
+        return mapAnswer(data?.httpTrailers);
       case MapType.GrpcCallInitialMetadata:
       case MapType.GrpcCallTrailingMetadata:
-        return fixed(data?.grpcMetadata);
+        return mapAnswer(data?.grpcMetadata);
       default: {
         const ctx = this.#ctx();
         return ctx === undefined ? { result: WasmResult.BadArgument } : ctx.headerMap(type, forWrite);

@@ -10,7 +10,7 @@ interface WasmMemory {
   grow(pages: number): number;
 }
 const { WebAssembly } = globalThis as unknown as {
-  WebAssembly: { Memory: new (desc: { initial: number; maximum?: number }) => WasmMemory };
+  WebAssembly: { Memory: new (desc: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory };
 };
 const BAD_NUMBERS = [Number.NaN, Infinity, -Infinity, -1, -0.5, 1.5, 2 ** 32, 2 ** 53, Number.MAX_VALUE];
 
@@ -191,6 +191,38 @@ describe('GuestMemory.writeLatin1', () => {
   });
 });
 
+describe('GuestMemory.latin1', () => {
+  test('reads one char per byte, every byte value, short and long', () => {
+    const { mem, bytes } = plain(3 * 8192 + 7);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + 3) & 0xff;
+    const expected = (ptr: number, len: number): string => {
+      let s = '';
+      for (let i = ptr; i < ptr + len; i++) s += String.fromCharCode(bytes[i]);
+      return s;
+    };
+    // Around the char-by-char limit, and over several 8 KiB chunks, at odd offsets.
+    for (const [ptr, len] of [[0, 0], [5, 1], [1, 31], [2, 32], [3, 33], [0, 256], [7, 8192], [1, 2 * 8192 + 5], [0, bytes.length]]) {
+      const s = mem.latin1(ptr, len) as string;
+      assert.equal(s.length, len);
+      assert.equal(s, expected(ptr, len), `latin1(${ptr}, ${len})`);
+    }
+    const all = plain(256);
+    for (let i = 0; i < 256; i++) all.bytes[i] = i;
+    assert.deepEqual([...(all.mem.latin1(0, 256) as string)].map((c) => c.charCodeAt(0)), [...all.bytes]);
+  });
+
+  test('is bounds-checked like read, and never throws for bad guest numbers', () => {
+    const { mem } = plain(40);
+    assert.equal(mem.latin1(40, 0), '');
+    assert.equal(mem.latin1(39, 2), undefined);
+    assert.equal(mem.latin1(0, 41), undefined);
+    for (const n of BAD_NUMBERS) {
+      assert.equal(mem.latin1(n, 1), undefined);
+      assert.equal(mem.latin1(0, n), undefined);
+    }
+  });
+});
+
 describe('GuestMemory.readString', () => {
   test('decodes UTF-8 and replaces invalid bytes with U+FFFD', () => {
     const { mem, bytes } = plain(8);
@@ -238,6 +270,47 @@ describe('GuestMemory over WebAssembly.Memory', () => {
     assert.equal(mem.readU32(8), 7);
     assert.equal(mem.writeLatin1(PAGE + 100, 'hi'), true);
     assert.deepEqual(mem.view(PAGE + 100, 2), Uint8Array.of(0x68, 0x69));
+  });
+
+  test('byte access (latin1, write, read) uses the grown buffer after a grow (no stale cached view)', () => {
+    const wasm = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    const mem = new GuestMemory(wasm);
+    assert.equal(mem.writeLatin1(PAGE - 2, 'ab'), true);
+    assert.equal(mem.latin1(PAGE - 2, 2), 'ab');
+    assert.equal(mem.latin1(PAGE, 2), undefined);
+    wasm.grow(1);
+    assert.equal(mem.latin1(PAGE - 2, 2), 'ab', 'old contents through the new buffer');
+    assert.equal(mem.writeLatin1(PAGE + 40, 'cd'), true);
+    assert.equal(mem.latin1(PAGE + 40, 2), 'cd');
+    assert.equal(mem.write(2 * PAGE - 1, Uint8Array.of(0x7a)), true);
+    assert.equal(mem.latin1(2 * PAGE - 1, 1), 'z');
+    assert.deepEqual(mem.read(PAGE + 40, 2), Uint8Array.of(0x63, 0x64));
+  });
+
+  test('sees a shared memory grow (its old buffer stays attached, shorter)', () => {
+    const wasm = new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true });
+    const mem = new GuestMemory(wasm);
+    assert.equal(mem.latin1(PAGE, 1), undefined);
+    assert.equal(mem.writeU32(PAGE - 4, 9), true);
+    wasm.grow(1);
+    assert.equal(mem.size, 2 * PAGE);
+    assert.equal(mem.writeLatin1(PAGE + 1, 'ok'), true);
+    assert.equal(mem.latin1(PAGE + 1, 2), 'ok');
+    assert.equal(mem.writeU32(2 * PAGE - 4, 0xabcdef01), true);
+    assert.equal(mem.readU32(2 * PAGE - 4), 0xabcdef01);
+    assert.equal(mem.readU32(PAGE - 4), 9);
+  });
+
+  test('sees a memory of zero pages grow', () => {
+    const wasm = new WebAssembly.Memory({ initial: 0, maximum: 2 });
+    const mem = new GuestMemory(wasm);
+    assert.equal(mem.size, 0);
+    assert.equal(mem.latin1(0, 0), '');
+    assert.equal(mem.writeU32(0, 1), false);
+    wasm.grow(1);
+    assert.equal(mem.size, PAGE);
+    assert.equal(mem.writeU32(0, 1), true);
+    assert.equal(mem.readU32(0), 1);
   });
 
   test('keeps a read copy valid after the memory grows', () => {
