@@ -52,14 +52,18 @@ export interface RowSummary {
   vsSluice1?: number;
 }
 
-/** How much slower a row may be than its base row (a wasm filter against the same Sluice without it). */
+/**
+ * How much slower a row may be than its base row (a wasm filter against the same Sluice without
+ * it). Without targets it is an A/A control: both rows run the same program, so its numbers are
+ * what the estimators read for a cost of zero on this run's machine.
+ */
 export interface CostBudget {
   target: string;
   base: string;
-  /** Lowest acceptable req/s ratio target / base. */
-  minRatio: number;
-  /** Highest acceptable p99 of target minus p99 of base, microseconds. */
-  maxAddedP99Us: number;
+  /** Lowest acceptable req/s ratio target / base; absent on a control. */
+  minRatio?: number;
+  /** Highest acceptable p99 of target minus p99 of base, microseconds; absent on a control. */
+  maxAddedP99Us?: number;
 }
 
 /**

@@ -11,6 +11,8 @@ import type { Target } from './target.ts';
 export const TARGETS: readonly Target[] = [
   direct,
   sluiceTarget({ name: 'sluice1', label: 'Sluice, 1 worker', concurrency: 1 }),
+  // The same program as sluice1 in a second process: its budget line is an A/A control.
+  { ...sluiceTarget({ name: 'sluice1-control', label: 'Sluice, 1 worker (A/A control)', concurrency: 1 }), optIn: true },
   sluiceWasmTarget({ name: 'sluice1-wasm-noop', label: 'Sluice 1w + no-op wasm', concurrency: 1, filter: 'noop.ts' }),
   sluiceWasmTarget({
     name: 'sluice1-wasm-header',
@@ -57,10 +59,13 @@ export const WASM_BUDGETS: readonly CostBudget[] = [
   { target: 'sluice1-wasm-header', base: 'sluice1', minRatio: 0.85, maxAddedP99Us: 500 },
   // The sandbox's CPU metering may cost under 10 % on the header filter.
   { target: 'sluice1-wasm-header', base: 'sluice1-wasm-header-unmetered', minRatio: 0.9, maxAddedP99Us: 500 },
+  // A/A control, no target: what the paired estimators read when both rows run the same program,
+  // i.e. how far from zero this run's machine puts a cost that is not there.
+  { target: 'sluice1-control', base: 'sluice1' },
 ];
 
 export function selectTargets(only: readonly string[] | undefined): Target[] {
-  if (!only) return [...TARGETS];
+  if (!only) return TARGETS.filter((t) => t.optIn !== true);
   const unknown = only.filter((n) => !TARGETS.some((t) => t.name === n));
   if (unknown.length > 0) {
     throw new Error(`--only names unknown targets: ${unknown.join(', ')}; known: ${TARGETS.map((t) => t.name).join(', ')}`);

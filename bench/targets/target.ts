@@ -16,6 +16,8 @@ export interface Target {
   label: string;
   /** Starts the target and resolves once it answers HTTP; rejects with a reason otherwise. */
   start(env: BenchEnv): Promise<RunningTarget>;
+  /** Left out of a run unless `--only` names it (a control row that only a budget run needs). */
+  optIn?: boolean;
 }
 
 export interface RunningTarget {

@@ -78,3 +78,29 @@ test('a budget line gives the ratio, the p99 added at the paced load with its ve
   const { addedP99Us: _a, pacedRequestsPerSec: _b, ...unpaced } = budget;
   assert.match(headlineLines({ ...SUMMARY, budgets: [{ ...unpaced, pacedPairs: 0 }] })[2]!, /p99 at paced — \(target < 0\.50 ms, no number\)/);
 });
+
+test('a control budget (no targets) prints its numbers with no verdict', () => {
+  const control: BudgetCheck = {
+    target: 'sluice1-control',
+    base: 'sluice1',
+    label: 'Sluice, 1 worker (A/A control)',
+    baseLabel: 'Sluice, 1 worker',
+    pairs: 16,
+    ratio: 1.012,
+    ratioMin: 0.9,
+    ratioMax: 1.11,
+    cpuRatio: 1.004,
+    pacedPairs: 16,
+    addedP99Us: -730,
+    pacedRequestsPerSec: 8_700,
+    addedP99SaturatedUs: 250,
+  };
+  const line = headlineLines({ ...SUMMARY, budgets: [control] })[2]!;
+  assert.equal(
+    line,
+    'Sluice, 1 worker (A/A control) / Sluice, 1 worker = 1.01× (16 paired rounds 0.90–1.11×; by CPU 1.00×) ' +
+      '(A/A control: the same program on both sides, so any distance from 1× and 0 ms is the run\'s noise); ' +
+      'p99 at 8,700 req/s −0.73 ms; p99 at saturation +0.25 ms',
+  );
+  assert.doesNotMatch(line, /met|MISSED|target/);
+});
