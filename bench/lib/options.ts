@@ -30,7 +30,8 @@ export const USAGE = `usage: node bench/proxy-bench.ts [options]
   --first-warmup S   unmeasured seconds before a target's first run of a workload (default 6)
   --quick            1 round of 2 s: checks that everything runs
   --only a,b         targets to run: direct, sluice1, sluice1-wasm-noop, sluice1-wasm-header,
-                     sluice2, fastify, http-proxy, nginx, haproxy
+                     sluice1-wasm-header-unmetered, sluice2, fastify, http-proxy, nginx, haproxy;
+                     and, only when named here, sluice1-control (an A/A control for the budgets)
   --workloads a,b    workloads to run: get-100b, get-16k, post-64k
   --connections N    wrk connections (default 50)
   --threads N        wrk threads (default 1)

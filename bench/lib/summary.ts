@@ -92,6 +92,11 @@ export interface BudgetCheck extends CostBudget {
    * microseconds: the latency the filter adds, which the budget's `maxAddedP99Us` is about.
    */
   addedP99Us?: number;
+  /**
+   * A 95 % confidence interval for the median behind `addedP99Us` (medianInterval), microseconds:
+   * where the interval holds the budget's limit, this run cannot tell a met budget from a missed one.
+   */
+  addedP99IntervalUs?: [number, number];
   /** Rounds in which both rows produced a paced report. */
   pacedPairs: number;
   /** Median of the base's req/s in its paced runs: the load the paced p99 was measured at. */
@@ -195,6 +200,8 @@ function checkBudget(input: SummaryInput, workload: string, b: CostBudget, label
   if (addedSaturated.length > 0) check.addedP99SaturatedUs = median(addedSaturated);
   if (added.length > 0) {
     check.addedP99Us = median(added);
+    const interval = medianInterval(added);
+    if (interval !== undefined) check.addedP99IntervalUs = interval;
     check.pacedRequestsPerSec = median(pacedRates);
   }
   return check;
@@ -235,6 +242,31 @@ export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * A distribution-free confidence interval of at least `confidence` for the median of the
+ * population `values` were drawn from (the sign test's interval): the k-th smallest and k-th
+ * largest value, k the largest with P(Binomial(n, ½) < k) ≤ (1 − confidence) / 2. It assumes only
+ * independent draws, not a shape: paced p99 differences on a shared VM are far from normal.
+ * undefined when n is too small for any such k (fewer than 6 values at 95 %).
+ */
+export function medianInterval(values: readonly number[], confidence = 0.95): [number, number] | undefined {
+  const n = values.length;
+  const tail = (1 - confidence) / 2;
+  // P(X <= j) for X ~ Binomial(n, 1/2), accumulated until it would exceed the tail.
+  let k = 0;
+  let cumulative = 0;
+  let term = 0.5 ** n; // C(n, 0) / 2^n
+  for (let j = 0; j < n; j++) {
+    if (cumulative + term > tail) break;
+    cumulative += term;
+    k = j + 1;
+    term = (term * (n - j)) / (j + 1);
+  }
+  if (k === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return [sorted[k - 1]!, sorted[n - k]!];
 }
 
 function ratio(a: number | undefined, b: number | undefined): number | undefined {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { summarize, type CostBudget, type Measurement, type SummaryInput } from '../../bench/lib/summary.ts';
+import { medianInterval, summarize, type CostBudget, type Measurement, type SummaryInput } from '../../bench/lib/summary.ts';
 import type { WrkReport } from '../../bench/lib/wrk.ts';
 import { WORKLOADS } from '../../bench/lib/workloads.ts';
 
@@ -146,6 +146,7 @@ test('the latency budget pairs paced runs with paced runs, and they stay out of 
   assert.equal(b.pairs, 3);
   assert.equal(b.pacedPairs, 3);
   assert.equal(b.addedP99Us, 100); // 100, 300, 50
+  assert.equal(b.addedP99IntervalUs, undefined); // three pairs are too few for a 95 % interval
   assert.equal(b.pacedRequestsPerSec, 6_500);
   assert.equal(b.addedP99SaturatedUs, 1_000); // 1,000, 1,500, 500
   assert.equal(b.ratio, 12_000 / 13_000); // 0.929, 0.917, 0.923
@@ -173,4 +174,34 @@ test('a budget whose base row was not selected gets no line', () => {
     ],
   );
   assert.deepEqual(s!.budgets.map((b) => b.base), ['sluice1']);
+});
+
+test('medianInterval is the sign test\'s interval: order statistics chosen from the binomial tail', () => {
+  // n = 16: P(X <= 3) = 697/65536 = 0.0106 <= 0.025 < P(X <= 4) = 0.0384, so the 4th smallest and 4th largest.
+  const sixteen = [16, 3, 9, 1, 14, 7, 12, 5, 10, 2, 15, 8, 4, 13, 6, 11].map((x) => x * 100);
+  assert.deepEqual(medianInterval(sixteen), [400, 1300]);
+  // n = 6: P(X = 0) = 1/64 <= 0.025 < 7/64, so the extremes; n = 5: 1/32 > 0.025, no interval.
+  assert.deepEqual(medianInterval([5, -1, 3, 9, 2, 0]), [-1, 9]);
+  assert.equal(medianInterval([1, 2, 3, 4, 5]), undefined);
+  assert.equal(medianInterval([]), undefined);
+  // A lower confidence narrows it: n = 16 at 80 %, P(X <= 5) = 0.105 <= 0.1 is false, P(X <= 4) = 0.038, so the 5th.
+  assert.deepEqual(medianInterval(sixteen, 0.8), [500, 1200]);
+  // The input is not reordered.
+  assert.equal(sixteen[0], 1600);
+});
+
+test('a budget with enough paced pairs carries the interval of its paced p99 difference', () => {
+  const at = (target: string, round: number, p99: number): Measurement => ({
+    ...run(target, round, 5_000),
+    report: { ...report(5_000), latencyUs: { p50: 500, p75: 600, p90: 700, p99 } },
+    pacedDelayMs: 8,
+  });
+  // Differences over 8 rounds: −400, −200, 0, 100, 300, 500, 700, 900 (in shuffled rounds).
+  const diffs = [300, -400, 900, 0, 700, -200, 500, 100];
+  const measurements = diffs.flatMap((d, round) => [at('sluice1', round, 5_000), at('wasm', round, 5_000 + d)]);
+  const b = summarizeWasm(measurements)[0]!.budgets[0]!;
+  assert.equal(b.pacedPairs, 8);
+  assert.equal(b.addedP99Us, 200);
+  // n = 8: P(X = 0) = 1/256, P(X <= 1) = 9/256 = 0.035 > 0.025, so the extremes.
+  assert.deepEqual(b.addedP99IntervalUs, [-400, 900]);
 });
