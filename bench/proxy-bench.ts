@@ -36,7 +36,7 @@ const benchDir = import.meta.dirname;
  */
 const PACED_LOAD_FRACTION = 0.5;
 /** Seconds of the CPU steadiness probe, run before and after the timed runs. */
-const STEADINESS_PROBE_S = 3;
+const STEADINESS_PROBE_S = 5;
 const repoDir = dirname(benchDir);
 const children = new ChildProcesses();
 const aborted = new AbortController();

@@ -6,8 +6,12 @@ import type { ChildProcesses } from './child-processes.ts';
  * each repetition took. On a steady CPU they all take about as long as the fastest. On a shared
  * VM they do not (seen with the same kind of loop in C on this project's idle machine: p99 3.4×
  * and max 13× the fastest over 10 s, while a loop reading the clock saw no gap over 1.5 ms, so
- * the vCPU was running slower, not descheduled). A proxy's paced-load p99 is set by such slow
- * phases, so the report prints this probe before and after the timed runs.
+ * the vCPU was running slower, not descheduled). The slowness comes in phases: a C loop counting
+ * clock reads per 1 ms window on the idle proxy CPU (2026-11-29) found 4 % of 20,000 windows
+ * over 3× slower than the median one, in runs of 7 to 63 ms, and no gap over 0.3 ms between
+ * two reads. A proxy's paced-load p99 is set by such phases, so the report prints this probe
+ * before and after the timed runs, with the share of its time spent ≥ SLOW_FACTOR× slower and
+ * the longest such phase.
  */
 
 export interface CpuSteadiness {
@@ -18,22 +22,62 @@ export interface CpuSteadiness {
   p50: number;
   p99: number;
   max: number;
+  /** Share of the probe's time spent in repetitions at least SLOW_FACTOR × the fastest. */
+  slowShare: number;
+  /** The longest run of such consecutive repetitions, ms: how long one slow phase lasted. */
+  longestSlowMs: number;
 }
 
-/** Summarizes repetition times (ms); undefined for fewer than 2 or a non-positive fastest time. */
+/**
+ * A repetition this many times the fastest counts as slow. Scheduling noise on a steady CPU
+ * stays well under it (p50 1.1-1.2× here); a proxy whose CPU runs 3× slower for a while is
+ * pushed past saturation at the paced load, and its requests queue.
+ */
+export const SLOW_FACTOR = 3;
+
+/**
+ * Summarizes repetition times (ms), given in the order they ran (slow phases are runs of
+ * consecutive slow repetitions); undefined for fewer than 2 or a non-positive fastest time.
+ */
 export function summarizeChunks(durationsMs: readonly number[]): CpuSteadiness | undefined {
   if (durationsMs.length < 2) return undefined;
   const sorted = [...durationsMs].sort((a, b) => a - b);
   const fastest = sorted[0]!;
   if (!(fastest > 0)) return undefined;
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! / fastest;
-  return { chunks: sorted.length, fastestMs: fastest, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]! / fastest };
+  let total = 0;
+  let slow = 0;
+  let phase = 0;
+  let longest = 0;
+  for (const d of durationsMs) {
+    total += d;
+    if (d >= SLOW_FACTOR * fastest) {
+      slow += d;
+      phase += d;
+      if (phase > longest) longest = phase;
+    } else {
+      phase = 0;
+    }
+  }
+  return {
+    chunks: sorted.length,
+    fastestMs: fastest,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: sorted[sorted.length - 1]! / fastest,
+    slowShare: slow / total,
+    longestSlowMs: longest,
+  };
 }
 
 export function formatSteadiness(s: CpuSteadiness | undefined): string {
   if (s === undefined) return 'not measured';
   const x = (v: number): string => `${v.toFixed(v >= 10 ? 0 : 2)}×`;
-  return `${s.chunks} repetitions of ${s.fastestMs.toFixed(2)} ms of work: p50 ${x(s.p50)}, p99 ${x(s.p99)}, max ${x(s.max)} the fastest`;
+  const slow =
+    s.slowShare === 0
+      ? `never ${SLOW_FACTOR}× slower`
+      : `${(s.slowShare * 100).toFixed(1)} % of the time ≥ ${SLOW_FACTOR}× slower, in phases of up to ${s.longestSlowMs.toFixed(0)} ms`;
+  return `${s.chunks} repetitions of ${s.fastestMs.toFixed(2)} ms of work: p50 ${x(s.p50)}, p99 ${x(s.p99)}, max ${x(s.max)} the fastest; ${slow}`;
 }
 
 /**
