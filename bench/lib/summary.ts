@@ -101,6 +101,12 @@ export interface BudgetCheck extends CostBudget {
   pacedPairs: number;
   /** Median of the base's req/s in its paced runs: the load the paced p99 was measured at. */
   pacedRequestsPerSec?: number;
+  /**
+   * Median over the rounds of row CPU per request / base CPU per request in the paced runs (> 1:
+   * the row costs more). On a host whose CPU slows down in phases, the paced p99 is the queue
+   * such a phase builds, and it grows with each request's CPU: this is what moves that p99.
+   */
+  pacedCpuCost?: number;
   /** Median over the rounds of p99(row) − p99(base) at saturation, microseconds (mostly queueing: see PacingPlan). */
   addedP99SaturatedUs?: number;
 }
@@ -190,6 +196,7 @@ function checkBudget(input: SummaryInput, workload: string, b: CostBudget, label
   const addedSaturated = saturated.map(p99Added);
   const added = paced.map(p99Added);
   const pacedRates = paced.map(([, o]) => o.report!.requestsPerSec);
+  const pacedCosts = defined(paced.map(([m, o]) => ratio(m.cpuUsPerRequest, o.cpuUsPerRequest)));
   const check: BudgetCheck = { ...b, label, baseLabel, pairs: addedSaturated.length, pacedPairs: added.length };
   if (ratios.length > 0) {
     check.ratio = median(ratios);
@@ -204,6 +211,7 @@ function checkBudget(input: SummaryInput, workload: string, b: CostBudget, label
     if (interval !== undefined) check.addedP99IntervalUs = interval;
     check.pacedRequestsPerSec = median(pacedRates);
   }
+  if (pacedCosts.length > 0) check.pacedCpuCost = median(pacedCosts);
   return check;
 }
 

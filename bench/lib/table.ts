@@ -73,7 +73,7 @@ export function headlineLines(s: WorkloadSummary): string[] {
 /**
  * `Sluice 1w + no-op wasm / Sluice, 1 worker = 0.93× (5 paired rounds 0.88–0.97×; by CPU 0.94×)
  * (target ≥ 0.90×, met); p99 at 5,012 req/s +0.12 ms (95 % CI −0.31 ms to +0.44 ms; target < 0.50 ms, met);
- * p99 at saturation +0.40 ms`;
+ * CPU per request there +6.2 %; p99 at saturation +0.40 ms`;
  * a control (no targets) says so in place of the verdicts.
  */
 function budgetLine(b: BudgetCheck): string {
@@ -81,6 +81,8 @@ function budgetLine(b: BudgetCheck): string {
   const signedMs = (us: number | undefined): string => (us === undefined ? '—' : `${us >= 0 ? '+' : '−'}${(Math.abs(us) / 1e3).toFixed(2)} ms`);
   const load = b.pacedRequestsPerSec === undefined ? 'paced' : `${formatCount(b.pacedRequestsPerSec)} req/s`;
   const interval = b.addedP99IntervalUs === undefined ? '' : `95 % CI ${signedMs(b.addedP99IntervalUs[0])} to ${signedMs(b.addedP99IntervalUs[1])}`;
+  const cost =
+    b.pacedCpuCost === undefined ? '' : `; CPU per request there ${b.pacedCpuCost >= 1 ? '+' : '−'}${(Math.abs(b.pacedCpuCost - 1) * 100).toFixed(1)} %`;
   const spread =
     b.ratioMin === undefined || b.ratioMax === undefined
       ? ''
@@ -91,14 +93,14 @@ function budgetLine(b: BudgetCheck): string {
   if (b.minRatio === undefined || b.maxAddedP99Us === undefined) {
     return (
       `${ratioPart} (A/A control: the same program on both sides, so any distance from 1× and 0 ms is the run's noise); ` +
-      `p99 at ${load} ${signedMs(b.addedP99Us)}${interval === '' ? '' : ` (${interval})`}; ${saturated}`
+      `p99 at ${load} ${signedMs(b.addedP99Us)}${interval === '' ? '' : ` (${interval})`}${cost}; ${saturated}`
     );
   }
   const ratioOk = b.ratio === undefined ? undefined : b.ratio >= b.minRatio;
   const p99Ok = b.addedP99Us === undefined ? undefined : b.addedP99Us < b.maxAddedP99Us;
   return (
     `${ratioPart} (target ≥ ${formatRatio(b.minRatio)}, ${verdict(ratioOk)}); ` +
-    `p99 at ${load} ${signedMs(b.addedP99Us)} (${interval === '' ? '' : `${interval}; `}target < ${(b.maxAddedP99Us / 1e3).toFixed(2)} ms, ${verdict(p99Ok)}); ${saturated}`
+    `p99 at ${load} ${signedMs(b.addedP99Us)} (${interval === '' ? '' : `${interval}; `}target < ${(b.maxAddedP99Us / 1e3).toFixed(2)} ms, ${verdict(p99Ok)})${cost}; ${saturated}`
   );
 }
 

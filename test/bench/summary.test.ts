@@ -121,25 +121,25 @@ test('a cost budget pairs the row with its base round by round and reports the m
 });
 
 test('the latency budget pairs paced runs with paced runs, and they stay out of the row table', () => {
-  const at = (target: string, round: number, rps: number, p99: number, pacedDelayMs?: number): Measurement => ({
-    ...run(target, round, rps),
+  const at = (target: string, round: number, rps: number, p99: number, pacedDelayMs?: number, cpu?: number): Measurement => ({
+    ...run(target, round, rps, cpu),
     report: { ...report(rps), latencyUs: { p50: 500, p75: 600, p90: 700, p99 } },
     ...(pacedDelayMs !== undefined ? { pacedDelayMs } : {}),
   });
   const measurements = [
     at('sluice1', 0, 14_000, 9_000),
     at('wasm', 0, 13_000, 10_000),
-    at('sluice1', 0, 7_000, 1_000, 7),
-    at('wasm', 0, 6_900, 1_100, 7),
+    at('sluice1', 0, 7_000, 1_000, 7, 60),
+    at('wasm', 0, 6_900, 1_100, 7, 66),
     at('sluice1', 1, 12_000, 8_000),
     at('wasm', 1, 11_000, 9_500),
-    at('sluice1', 1, 6_000, 2_000, 8),
-    at('wasm', 1, 5_900, 2_300, 8),
+    at('sluice1', 1, 6_000, 2_000, 8, 80),
+    at('wasm', 1, 5_900, 2_300, 8, 84),
     at('sluice1', 2, 13_000, 8_500),
     at('wasm', 2, 12_000, 9_000),
-    at('sluice1', 2, 6_500, 1_500, 8),
-    at('wasm', 2, 6_400, 1_550, 8),
-    at('wasm', 3, 6_400, 9_999, 8), // no paced base run in round 3
+    at('sluice1', 2, 6_500, 1_500, 8, 50),
+    at('wasm', 2, 6_400, 1_550, 8, 56),
+    at('wasm', 3, 6_400, 9_999, 8, 500), // no paced base run in round 3
   ];
   const [s] = summarizeWasm(measurements);
   const b = s!.budgets[0]!;
@@ -148,6 +148,8 @@ test('the latency budget pairs paced runs with paced runs, and they stay out of 
   assert.equal(b.addedP99Us, 100); // 100, 300, 50
   assert.equal(b.addedP99IntervalUs, undefined); // three pairs are too few for a 95 % interval
   assert.equal(b.pacedRequestsPerSec, 6_500);
+  assert.equal(b.pacedCpuCost, 1.1); // 66/60, 84/80, 56/50: the paced runs' own CPU, paired by round
+  assert.equal(b.cpuRatio, undefined); // the saturated runs reported no CPU
   assert.equal(b.addedP99SaturatedUs, 1_000); // 1,000, 1,500, 500
   assert.equal(b.ratio, 12_000 / 13_000); // 0.929, 0.917, 0.923
   const row = s!.rows.find((r) => r.target === 'sluice1')!;

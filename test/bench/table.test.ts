@@ -77,6 +77,10 @@ test('a budget line gives the ratio, the p99 added at the paced load with its ve
   assert.match(missed, /0\.85× .*\(target ≥ 0\.90×, MISSED\); p99 at 5,012 req\/s \+0\.70 ms \(target < 0\.50 ms, MISSED\)/);
   const withInterval = headlineLines({ ...SUMMARY, budgets: [{ ...budget, addedP99IntervalUs: [-310, 440] }] })[2]!;
   assert.match(withInterval, /p99 at 5,012 req\/s \+0\.12 ms \(95 % CI −0\.31 ms to \+0\.44 ms; target < 0\.50 ms, met\)/);
+  const withCost = headlineLines({ ...SUMMARY, budgets: [{ ...budget, pacedCpuCost: 1.0623 }] })[2]!;
+  assert.match(withCost, /\(target < 0\.50 ms, met\); CPU per request there \+6\.2 %; p99 at saturation −0\.40 ms$/);
+  const cheaper = headlineLines({ ...SUMMARY, budgets: [{ ...budget, pacedCpuCost: 0.98 }] })[2]!;
+  assert.match(cheaper, /CPU per request there −2\.0 %;/);
   const { addedP99Us: _a, pacedRequestsPerSec: _b, ...unpaced } = budget;
   assert.match(headlineLines({ ...SUMMARY, budgets: [{ ...unpaced, pacedPairs: 0 }] })[2]!, /p99 at paced — \(target < 0\.50 ms, no number\)/);
 });
@@ -107,4 +111,6 @@ test('a control budget (no targets) prints its numbers with no verdict', () => {
   assert.doesNotMatch(line, /met|MISSED|target/);
   const withInterval = headlineLines({ ...SUMMARY, budgets: [{ ...control, addedP99IntervalUs: [-2_100, 1_900] }] })[2]!;
   assert.match(withInterval, /p99 at 8,700 req\/s −0\.73 ms \(95 % CI −2\.10 ms to \+1\.90 ms\); p99 at saturation/);
+  const withCost = headlineLines({ ...SUMMARY, budgets: [{ ...control, pacedCpuCost: 1.004 }] })[2]!;
+  assert.match(withCost, /p99 at 8,700 req\/s −0\.73 ms; CPU per request there \+0\.4 %; p99 at saturation/);
 });
