@@ -7,9 +7,9 @@ import type { ChildProcesses } from './child-processes.ts';
  * VM they do not (seen with the same kind of loop in C on this project's idle machine: p99 3.4×
  * and max 13× the fastest over 10 s, while a loop reading the clock saw no gap over 1.5 ms, so
  * the vCPU was running slower, not descheduled). The slowness comes in phases: a C loop counting
- * clock reads per 1 ms window on the idle proxy CPU (2026-11-29) found 4 % of 20,000 windows
- * over 3× slower than the median one, in runs of 7 to 63 ms, and no gap over 0.3 ms between
- * two reads. A proxy's paced-load p99 is set by such phases, so the report prints this probe
+ * clock reads per 1 ms window on the idle proxy CPU (2026-11-29, 10,000-window tries) found
+ * 2.5-5 % of the windows over 3× slower than the median one, in runs of up to 68 ms, and no gap
+ * over 0.3 ms between two reads. A proxy's paced-load p99 is set by such phases, so the report prints this probe
  * before and after the timed runs, with the share of its time spent ≥ SLOW_FACTOR× slower and
  * the longest such phase.
  */
