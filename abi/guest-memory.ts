@@ -47,6 +47,9 @@ const LATIN1_LOOP_MAX = 32;
 const NodeBuffer = (globalThis as unknown as { Buffer?: { from(b: ArrayBufferLike, off: number, len: number): { latin1Slice(start: number, end: number): string } } }).Buffer;
 /** Chunk for `String.fromCharCode.apply`: well under any engine's argument-count limit. */
 const LATIN1_CHUNK = 8192;
+/** Slots of `latin1Name`'s cache (a power of two) and the longest name it keeps. */
+const NAME_SLOTS = 32;
+const NAME_MAX = 64;
 
 export class GuestMemory {
   readonly #memory: MemoryLike;
@@ -64,11 +67,14 @@ export class GuestMemory {
    * when it grows: for one, `memory.buffer` is asked on every call.
    */
   readonly #detachesOnGrow: boolean;
+  /** `latin1Name`'s cache: the last name decoded per slot. */
+  readonly #names: (string | undefined)[] = [];
 
   constructor(memory: MemoryLike) {
     this.#memory = memory;
     const buffer: ArrayBufferLike = memory.buffer;
     this.#detachesOnGrow = buffer instanceof ArrayBuffer && !buffer.resizable;
+    for (let i = 0; i < NAME_SLOTS; i++) this.#names.push(undefined);
   }
 
   /** Current size in bytes (changes when the guest grows its memory). */
@@ -118,6 +124,28 @@ export class GuestMemory {
       out += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(i + LATIN1_CHUNK, end)) as unknown as number[]);
     }
     return out;
+  }
+
+  /**
+   * `latin1` for the strings a guest passes on every request (header names): the last name
+   * decoded in each of a few slots is kept, and the same bytes again get that same string back,
+   * compared byte by byte instead of built anew (and already hashed from the header map lookup
+   * it went to). Same answer as `latin1`, out of bounds included.
+   */
+  latin1Name(ptr: number, len: number): string | undefined {
+    if (len === 0 || len > NAME_MAX) return this.latin1(ptr, len);
+    const bytes = this.#u8();
+    if (!inBounds(bytes.byteLength, ptr, len)) return undefined;
+    const slot = (len * 31 + bytes[ptr] * 17 + bytes[ptr + len - 1]) & (NAME_SLOTS - 1);
+    const cached = this.#names[slot];
+    if (cached !== undefined && cached.length === len) {
+      let i = 0;
+      while (i < len && cached.charCodeAt(i) === bytes[ptr + i]) i++;
+      if (i === len) return cached;
+    }
+    const s = this.latin1(ptr, len) as string;
+    this.#names[slot] = s;
+    return s;
   }
 
   /**

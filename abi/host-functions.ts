@@ -68,6 +68,11 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
     return len === 0 ? '' : m.latin1(ptr, len);
   }
 
+  /** A header name: like readLatin1, through the memory's name cache (the same few names come on every request). */
+  function readName(m: GuestMemory, ptr: number, len: number): string | undefined {
+    return len === 0 ? '' : m.latin1Name(ptr, len);
+  }
+
   function readUtf8(m: GuestMemory, ptr: number, len: number): string | undefined {
     const b = read(m, ptr, len);
     return b === undefined ? undefined : utf8.decode(b);
@@ -160,7 +165,7 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
     const m = mem();
     if (m === undefined) return IMA;
     const value = op === 'remove' ? '' : readLatin1(m, valuePtr >>> 0, valueSize >>> 0);
-    const key = readLatin1(m, keyPtr >>> 0, keySize >>> 0);
+    const key = readName(m, keyPtr >>> 0, keySize >>> 0);
     if (value === undefined || key === undefined) return IMA;
     const got = host.headerMap(map as MapType, true);
     if (got.result !== Ok) return got.result;
@@ -295,7 +300,7 @@ export function createProxyWasmImports(host: HostContext): Record<string, (...ar
       if (map >>> 0 > MAX_MAP_TYPE) return BadArgument;
       const m = mem();
       if (m === undefined) return IMA;
-      const key = readLatin1(m, keyPtr >>> 0, keySize >>> 0);
+      const key = readName(m, keyPtr >>> 0, keySize >>> 0);
       if (key === undefined) return IMA;
       const value = headerMapValue(map >>> 0, asciiLower(key));
       if (typeof value !== 'string') return value;

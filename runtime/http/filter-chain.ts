@@ -21,9 +21,11 @@ import { DataStatus, HeadersStatus, TrailersStatus, type BodyChunk, type HttpFil
  *   instead (`data()` returns false) until the stage continues (`onResume`).
  */
 export interface ChainStage {
-  headers?(headers: HeaderMap, endStream: boolean): HeadersStatus;
-  data?(chunk: BodyChunk, endStream: boolean): DataStatus;
-  trailers?(trailers: HeaderMap): TrailersStatus;
+  /** `this` of the callbacks: they are a filter's own methods, called unbound (no bind per stream). */
+  readonly target: object;
+  readonly headers: ((headers: HeaderMap, endStream: boolean) => HeadersStatus) | undefined;
+  readonly data: ((chunk: BodyChunk, endStream: boolean) => DataStatus) | undefined;
+  readonly trailers: ((trailers: HeaderMap) => TrailersStatus) | undefined;
 }
 
 /** The stream's side of a direction's failures. */
@@ -80,8 +82,18 @@ export class ChainDirection {
     this.#sink = sink;
     this.#limit = limit;
     this.#overflow = overflow;
-    this.#state = stages.length === 0 ? NO_STATE : new Array<number>(stages.length).fill(UNREACHED);
-    this.#bodyStages = stages.some((s) => s.data !== undefined || s.trailers !== undefined);
+    // Built per stream: plain loops, no closures, and a packed array of small integers.
+    let state = NO_STATE;
+    let bodyStages = false;
+    if (stages.length > 0) {
+      state = [];
+      for (let i = 0; i < stages.length; i++) {
+        state.push(UNREACHED);
+        if (stages[i].data !== undefined || stages[i].trailers !== undefined) bodyStages = true;
+      }
+    }
+    this.#state = state;
+    this.#bodyStages = bodyStages;
   }
 
   /** Raises (or lowers) how much this direction may buffer (Envoy's setDecoderBufferLimit). */
@@ -173,7 +185,7 @@ export class ChainDirection {
       const fn = stages[i].headers;
       let st: HeadersStatus;
       try {
-        st = fn === undefined ? HeadersStatus.Continue : fn.call(stages[i], headers, endStream);
+        st = fn === undefined ? HeadersStatus.Continue : fn.call(stages[i].target, headers, endStream);
       } catch (err) {
         this.#failed(i, err);
         return false;
@@ -207,7 +219,7 @@ export class ChainDirection {
       }
       let st: DataStatus;
       try {
-        st = fn.call(stages[i], chunk, endStream);
+        st = fn.call(stages[i].target, chunk, endStream);
       } catch (err) {
         this.#failed(i, err);
         return;
@@ -255,7 +267,7 @@ export class ChainDirection {
       const fn = stages[i].trailers;
       let st: TrailersStatus;
       try {
-        st = fn === undefined ? TrailersStatus.Continue : fn.call(stages[i], trailers);
+        st = fn === undefined ? TrailersStatus.Continue : fn.call(stages[i].target, trailers);
       } catch (err) {
         this.#failed(i, err);
         return;
@@ -356,18 +368,10 @@ const NO_STATE: number[] = [];
 
 /** A filter's request callbacks as a chain stage. */
 export function requestStage(f: HttpFilter): ChainStage {
-  return {
-    headers: f.onRequestHeaders?.bind(f),
-    data: f.onRequestBody?.bind(f),
-    trailers: f.onRequestTrailers?.bind(f),
-  };
+  return { target: f, headers: f.onRequestHeaders, data: f.onRequestBody, trailers: f.onRequestTrailers };
 }
 
 /** A filter's response callbacks as a chain stage. */
 export function responseStage(f: HttpFilter): ChainStage {
-  return {
-    headers: f.onResponseHeaders?.bind(f),
-    data: f.onResponseBody?.bind(f),
-    trailers: f.onResponseTrailers?.bind(f),
-  };
+  return { target: f, headers: f.onResponseHeaders, data: f.onResponseBody, trailers: f.onResponseTrailers };
 }

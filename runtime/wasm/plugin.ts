@@ -33,7 +33,6 @@ export class VmSlot {
   #vm: WasmVm | undefined;
   #roots = new Map<WasmPlugin, RootContext>();
   readonly #plugins: WasmPlugin[] = [];
-  readonly #streams = new Map<WasmVm, number>();
   readonly #retired = new Set<WasmVm>();
   #consecutiveFailures = 0;
   #nextAttempt = 0;
@@ -73,9 +72,8 @@ export class VmSlot {
   /** Live streams per module generation (admin: a swap's old generation drains to zero). */
   streamsByGeneration(): Record<number, number> {
     const out: Record<number, number> = {};
-    for (const [vm, n] of this.#streams) {
-      const g = this.#generationOf.get(vm) ?? this.generation;
-      out[g] = (out[g] ?? 0) + n;
+    for (const [vm, g] of this.#generationOf) {
+      if (vm.streams > 0) out[g] = (out[g] ?? 0) + vm.streams;
     }
     return out;
   }
@@ -128,7 +126,7 @@ export class VmSlot {
     this.lastError = undefined;
     if (old !== undefined) {
       this.#retired.add(old);
-      if (!this.#streams.has(old)) this.#closeVm(old);
+      if (old.streams === 0) this.#closeVm(old);
     }
     return true;
   }
@@ -175,18 +173,13 @@ export class VmSlot {
     }
     const root = this.#roots.get(plugin);
     if (root === undefined) return undefined;
-    this.#streams.set(vm, (this.#streams.get(vm) ?? 0) + 1);
+    vm.streams++;
     return { vm, root };
   }
 
   release(vm: WasmVm): void {
-    const n = (this.#streams.get(vm) ?? 1) - 1;
-    if (n > 0) {
-      this.#streams.set(vm, n);
-      return;
-    }
-    this.#streams.delete(vm);
-    if (this.#retired.has(vm)) this.#closeVm(vm);
+    if (vm.streams > 0) vm.streams--;
+    if (vm.streams === 0 && this.#retired.has(vm)) this.#closeVm(vm);
   }
 
   #closeVm(vm: WasmVm): void {
@@ -208,7 +201,7 @@ export class VmSlot {
       this.#consecutiveFailures++;
       this.#vm = undefined;
       this.#retired.add(old);
-      if (!this.#streams.has(old)) this.#closeVm(old);
+      if (old.streams === 0) this.#closeVm(old);
     }
     if (this.#consecutiveFailures >= CRASH_LOOP_LIMIT) {
       this.crashLooping = true;

@@ -123,6 +123,8 @@ export class WasmVm implements HostContext {
   readonly compiled: CompiledModule;
   readonly vmId: string;
   readonly createdAt = Date.now();
+  /** Streams running on this VM; kept by its VmSlot (a field, not a Map entry: it changes twice per request). */
+  streams = 0;
   readonly #opts: VmOptions;
   readonly #log: Logger;
   #instance!: WebAssembly.Instance;

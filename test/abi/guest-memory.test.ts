@@ -223,6 +223,58 @@ describe('GuestMemory.latin1', () => {
   });
 });
 
+describe('GuestMemory.latin1Name', () => {
+  const put = (bytes: Uint8Array, ptr: number, s: string): void => {
+    for (let i = 0; i < s.length; i++) bytes[ptr + i] = s.charCodeAt(i);
+  };
+
+  test('gives what latin1 gives, and the same string object again for the same bytes', () => {
+    const { mem, bytes } = plain(256);
+    put(bytes, 10, ':path');
+    put(bytes, 100, ':path');
+    const first = mem.latin1Name(10, 5);
+    assert.equal(first, ':path');
+    // The same bytes elsewhere in memory: the cached string.
+    assert.equal(mem.latin1Name(100, 5), first);
+    assert.equal(mem.latin1Name(10, 4), ':pat');
+  });
+
+  test('never answers with a stale name: new bytes at the same place, and names sharing a slot, decode as latin1 does', () => {
+    const { mem, bytes } = plain(4096);
+    put(bytes, 0, 'x-a');
+    assert.equal(mem.latin1Name(0, 3), 'x-a');
+    put(bytes, 0, 'x-b');
+    assert.equal(mem.latin1Name(0, 3), 'x-b');
+    // Same length, first and last byte (the slot's inputs): they take turns in one slot.
+    put(bytes, 10, 'a1z');
+    put(bytes, 20, 'a2z');
+    for (let round = 0; round < 3; round++) {
+      assert.equal(mem.latin1Name(10, 3), 'a1z');
+      assert.equal(mem.latin1Name(20, 3), 'a2z');
+    }
+    // Case is kept (lowering is the caller's business).
+    put(bytes, 30, 'X-A');
+    assert.equal(mem.latin1Name(30, 3), 'X-A');
+    // Every byte value, and lengths at and past the cached maximum.
+    for (let i = 0; i < 256; i++) bytes[1000 + i] = i;
+    for (const [ptr, len] of [[1000, 1], [1000, 64], [1100, 65], [1000, 256]]) {
+      assert.equal(mem.latin1Name(ptr, len), mem.latin1(ptr, len), `latin1Name(${ptr}, ${len})`);
+      assert.equal(mem.latin1Name(ptr, len), mem.latin1(ptr, len), `latin1Name(${ptr}, ${len}) again`);
+    }
+  });
+
+  test('is bounds-checked like latin1, and never throws for bad guest numbers', () => {
+    const { mem } = plain(40);
+    assert.equal(mem.latin1Name(40, 0), '');
+    assert.equal(mem.latin1Name(39, 2), undefined);
+    assert.equal(mem.latin1Name(0, 41), undefined);
+    for (const n of BAD_NUMBERS) {
+      assert.equal(mem.latin1Name(n, 1), undefined);
+      assert.equal(mem.latin1Name(0, n), undefined);
+    }
+  });
+});
+
 describe('GuestMemory.readString', () => {
   test('decodes UTF-8 and replaces invalid bytes with U+FFFD', () => {
     const { mem, bytes } = plain(8);
