@@ -22,7 +22,7 @@ import { failureKey, summarize } from './lib/summary.ts';
 import { renderMarkdown, renderText, START_FAILURE, type ReportHeader } from './lib/table.ts';
 import { findTools } from './lib/tools.ts';
 import { startUpstream } from './lib/upstream.ts';
-import { pacedWrkScript, WORKLOADS, wrkScript, type PacingSlice, type Workload } from './lib/workloads.ts';
+import { pacedWrkScript, WORKLOADS, wrkScript, type Workload } from './lib/workloads.ts';
 import { RATIO_BASE, selectTargets, WASM_BUDGETS } from './targets/registry.ts';
 import type { BenchEnv, RunningTarget, Target } from './targets/target.ts';
 
@@ -35,13 +35,6 @@ const benchDir = import.meta.dirname;
  * of its core), and a slow phase of a shared host's CPU can still push it past saturation.
  */
 const PACED_LOAD_FRACTION = 0.5;
-/**
- * Length of a budget row's turn in the paced runs, ms (rotation.ts PacingPlan): much shorter than
- * the host CPU's slow phases seen here (tens of ms to a second), so the rows of a round meet them
- * alike, and ten times the longest paced p99 seen (about 5 ms), so the requests still in flight
- * when a turn ends are a few % of the turn's.
- */
-const PACING_WINDOW_MS = 50;
 /** Seconds of the CPU steadiness probe, run before and after the timed runs. */
 const STEADINESS_PROBE_S = 5;
 const repoDir = dirname(benchDir);
@@ -90,15 +83,14 @@ function selectWorkloads(names: readonly string[] | undefined): Workload[] {
 const RESTART_S = 5;
 
 /**
- * `grouped` of the `targets` run as a budget group: twice per round at saturation, then paced in
- * turns (a warm-up and `pacedS` of turns each); every restart of the group costs each member a
- * start and a first warm-up.
+ * `grouped` of the `targets` run as a budget group: twice per round at saturation, and twice more
+ * paced (`pacedS` each); every restart of the group costs each member a start and a first warm-up.
  */
 function plannedSeconds(o: BenchOptions, targets: number, workloads: number, grouped: number, pacedS: number): number {
   const firstExtra = Math.max(0, o.firstWarmupS - o.warmupS);
   const run = o.warmupS + o.durationS + 1;
-  const paced = grouped > 0 ? grouped * (o.warmupS + pacedS) + 2 : 0;
-  const perRound = (targets - grouped) * run + grouped * 2 * run + paced;
+  const pacedRun = o.warmupS + pacedS + 1;
+  const perRound = (targets - grouped) * run + grouped * 2 * (run + pacedRun);
   let restarts = 0;
   for (let round = 0; round < o.rounds; round++) if (restartDue(round, o.restartEvery)) restarts++;
   return workloads * (o.rounds * perRound + targets * firstExtra + restarts * grouped * (RESTART_S + firstExtra));
@@ -140,8 +132,7 @@ async function main(): Promise<number> {
   }
   const budgeted = new Set(WASM_BUDGETS.flatMap((b) => [b.target, b.base]));
   const grouped = targets.filter((t) => budgeted.has(t.name)).length;
-  // A budget row's saturated measurement in a round is two runs; its paced turns add up to as many requests.
-  const pacedS = pacedDurationS(2 * options.durationS, PACED_LOAD_FRACTION);
+  const pacedS = pacedDurationS(options.durationS, PACED_LOAD_FRACTION);
   const planned = plannedSeconds(options, targets.length, workloads.length, grouped > 1 ? grouped : 0, pacedS);
   // Busy-machine repeats can multiply the plan; the limit only has to stop a hung bench.
   const timeoutS = options.timeoutS ?? planned * (1 + options.busyRetries) + 120;
@@ -209,10 +200,10 @@ async function main(): Promise<number> {
   const pacingBase = targets.find((t) => running.has(t.name) && WASM_BUDGETS.some((b) => b.base === t.name))?.name;
   const scriptDir = workDir;
   const pacedScripts = new Set<string>();
-  const pacedScript = (w: Workload, meanDelayMs: number, slice: PacingSlice): string => {
-    const path = join(scriptDir, `${w.name}-paced-${meanDelayMs}ms-${slice.slot}of${slice.slots}x${slice.windowMs}ms.lua`);
+  const pacedScript = (w: Workload, meanDelayMs: number): string => {
+    const path = join(scriptDir, `${w.name}-paced-${meanDelayMs}ms.lua`);
     if (!pacedScripts.has(path)) {
-      writeFileSync(path, pacedWrkScript(w, meanDelayMs, slice));
+      writeFileSync(path, pacedWrkScript(w, meanDelayMs));
       pacedScripts.add(path);
     }
     return path;
@@ -235,7 +226,7 @@ async function main(): Promise<number> {
     busyRetries: options.busyRetries,
     workloads,
     scripts,
-    ...(pacingBase !== undefined ? { pacing: { fraction: PACED_LOAD_FRACTION, base: pacingBase, script: pacedScript, durationS: pacedS, windowMs: PACING_WINDOW_MS } } : {}),
+    ...(pacingBase !== undefined ? { pacing: { fraction: PACED_LOAD_FRACTION, base: pacingBase, script: pacedScript, durationS: pacedS } } : {}),
     signal: aborted.signal,
     // A wasm row and its base run back to back in every round: their budgets pair them by round.
     targetsFor: (w) =>
@@ -291,9 +282,9 @@ async function main(): Promise<number> {
       ['rounds', `${options.rounds} interleaved ${options.rounds === 1 ? 'round' : 'rounds'} per workload; median reported; wasm budgets paired by round`],
       [
         'wasm budgets',
-        `the rows of a budget run back to back, in order and then reversed, each run counting half; then all at once in turns of ${PACING_WINDOW_MS} ms at a paced load ` +
-          `(${PACED_LOAD_FRACTION * 100} % of the no-filter row's req/s in that round: each connection thinks a random 0–2× mean time before each request, counted in its row's turns; ` +
-          `${pacedS} s of turns measured per row), ` +
+        `the rows of a budget run back to back, in order and then reversed, each run counting half; then the same at a paced load ` +
+          `(${PACED_LOAD_FRACTION * 100} % of the no-filter row's req/s in that round: each connection thinks a random 0–2× mean time before each request; ` +
+          `${pacedS} s measured per run), ` +
           `where the budget's p99 is read; ` +
           (options.restartEvery > 0 && options.rounds > options.restartEvery
             ? `the budgets' rows run on a fresh process every ${options.restartEvery} rounds (${Math.ceil(options.rounds / options.restartEvery)} processes per row and workload)`

@@ -3,7 +3,7 @@ import { foreignCpuDuring } from './foreign-cpu.ts';
 import { cpuUsPerRequest, groupTicks } from './process-cpu.ts';
 import type { Measurement } from './summary.ts';
 import { runWrk, errorCount, type WrkReport } from './wrk.ts';
-import type { PacingSlice, Workload } from './workloads.ts';
+import type { Workload } from './workloads.ts';
 
 /**
  * The interleaved schedule: per workload, R rounds; each round runs every target once (a
@@ -15,8 +15,8 @@ import type { PacingSlice, Workload } from './workloads.ts';
  * then reversed (A B C C B A). The two runs make the round's one measurement (`combineRuns`), so
  * a machine that speeds up or slows down steadily during the round moves every member of the
  * group alike instead of favouring whoever ran last; summary.ts pairs the members by round.
- * With `pacing`, the group is then measured at a fixed, lower load (`PacingPlan`), all members at
- * once in turns of a few tens of ms (`measureSliced`).
+ * With `pacing`, the group then runs once more the same way at a fixed, lower load (`PacingPlan`),
+ * each run after a warm-up at that load and measured for longer (`pacedDurationS`).
  *
  * Every `restartEvery` rounds, the grouped targets' processes are replaced by fresh ones
  * (`replaceGroupProcesses`), which then get the long first warm-up again. Two processes started
@@ -93,32 +93,23 @@ export interface RotationPlan {
  * runs the group at a fixed offered load: every connection waits a random think time (uniform,
  * mean `connections ÷ (fraction × the base's req/s this round)`) before each request, so the
  * 50 connections do not fall into step and arrive in bursts.
- *
- * The members take that load in turns (`measureSliced`): one wrk per member, all running at once,
- * each sending only in its member's windows of `windowMs`, so over a run every member is offered
- * the load in `durationS` of windows spread evenly across the same wall-clock time. This host's
- * CPU slows down in phases of tens of ms to about a second (see cpu-steadiness.ts), and a paced
- * p99 is the queue those phases build: measured one after the other, two rows of a round met
- * different phases (an A/A control's paired p99 differences spread over ±4 ms); measured in
- * turns, they meet the same ones.
  */
 export interface PacingPlan {
   /** Offered load as a fraction of the base's saturated req/s in the same round. */
   fraction: number;
   /** The group member whose req/s sets the load (the budgets' base row). */
   base: string;
-  /** Path of a wrk Lua script for `workload` whose connections think `meanDelayMs` on average, sending in `slice` only. */
-  script(workload: Workload, meanDelayMs: number, slice: PacingSlice): string;
-  /** Measured seconds of windows per member and round (see pacedDurationS). */
+  /** Path of a wrk Lua script for `workload` whose connections think `meanDelayMs` on average. */
+  script(workload: Workload, meanDelayMs: number): string;
+  /** Measured seconds per paced run (see pacedDurationS). */
   durationS: number;
-  /** Length of one member's turn, ms. */
-  windowMs: number;
 }
 
 /**
- * Measured seconds of a row's paced turns: its saturated runs' duration divided by the load
- * fraction, so they collect about as many requests as the saturated runs and the paced p99
- * rests on as many samples.
+ * Measured seconds of a paced run: the saturated runs' duration divided by the load fraction,
+ * so a paced run collects about as many requests as a saturated one and its p99 rests on as
+ * many samples. A host stall of tens of ms delays every request that arrives during it; in a
+ * short run at half the load those are a larger share of the run and can set its p99 alone.
  */
 export function pacedDurationS(durationS: number, fraction: number): number {
   if (!(fraction > 0 && fraction <= 1)) throw new Error(`the paced load fraction must be in (0, 1], got ${fraction}`);
@@ -133,12 +124,12 @@ export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
       const targets = plan.targetsFor(workload);
       // A fresh process is not in `warmed`: its first run gets the long first warm-up.
       const warmed = new Set<RotationTarget>();
-      const run = async (target: RotationTarget, round: number): Promise<Measurement> => {
-        if (plan.freezeIdle) isolateTargets([target], targets, frozen, signalGroup);
+      const run = async (target: RotationTarget, round: number, how?: RunHow): Promise<Measurement> => {
+        if (plan.freezeIdle) isolateTarget(target, targets, frozen, signalGroup);
         // The long first warm-up comes before a target's first run of the workload only.
-        const warmupS = warmed.has(target) ? plan.warmupS : Math.max(plan.warmupS, plan.firstWarmupS);
+        const warmupS = how?.warmupS ?? (warmed.has(target) ? plan.warmupS : Math.max(plan.warmupS, plan.firstWarmupS));
         warmed.add(target);
-        return measureWithRetries(plan, workload, target, round, warmupS);
+        return measureWithRetries(plan, workload, target, round, { ...how, warmupS });
       };
       for (let round = 0; round < plan.rounds; round++) {
         const restart = plan.restart;
@@ -161,8 +152,16 @@ export async function runRotation(plan: RotationPlan): Promise<Measurement[]> {
           const baseRate = saturated.find((m) => m.target === pacing?.base)?.report?.requestsPerSec;
           if (pacing === undefined || baseRate === undefined || baseRate <= 0 || plan.signal.aborted) continue;
           const meanDelayMs = pacedDelayMs(plan.connections, pacing.fraction * baseRate);
-          if (plan.freezeIdle) isolateTargets(unit, targets, frozen, signalGroup);
-          measurements.push(...(await measureSlicedWithRetries(plan, pacing, workload, unit, round, meanDelayMs)));
+          // A warm-up at the paced load first, as before every saturated run: the target was
+          // stopped while the others ran, and what it put off (timers, deferred GC work) should
+          // not land in the measured run. The host's own stalls remain (see combineRuns).
+          const how: RunHow = {
+            scriptPath: pacing.script(workload, meanDelayMs),
+            warmupS: plan.warmupS,
+            durationS: pacing.durationS,
+            pacedDelayMs: meanDelayMs,
+          };
+          measurements.push(...(await runPalindrome(unit, plan.signal, (t) => run(t, round, how))));
         }
       }
     }
@@ -273,12 +272,20 @@ export function combineRuns(a: Measurement, b: Measurement): Measurement {
   return out;
 }
 
+/** How a run differs from a plain saturated run with the plan's warm-up. */
+interface RunHow {
+  scriptPath?: string;
+  warmupS?: number;
+  durationS?: number;
+  pacedDelayMs?: number;
+}
+
 /**
- * Continues the process groups of the `measured` targets if they were stopped and stops every
- * other target's group that is not stopped yet; `frozen` holds the stopped groups across calls.
+ * Continues `target`'s process group if it was stopped and stops every other target's group
+ * that is not stopped yet; `frozen` holds the stopped groups across calls.
  */
-export function isolateTargets(
-  measured: readonly { processGroup?: number }[],
+export function isolateTarget(
+  target: { processGroup?: number },
   targets: readonly { processGroup?: number }[],
   frozen: Set<number>,
   signal: (group: number, signal: 'SIGSTOP' | 'SIGCONT') => void,
@@ -286,7 +293,7 @@ export function isolateTargets(
   for (const t of targets) {
     const g = t.processGroup;
     if (g === undefined) continue;
-    if (measured.includes(t)) {
+    if (t === target) {
       if (frozen.delete(g)) signal(g, 'SIGCONT');
     } else if (!frozen.has(g)) {
       frozen.add(g);
@@ -303,19 +310,18 @@ function signalGroup(group: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** A saturated run of `target` after `warmupS` of warm-up, repeated while the machine was busy. */
-async function measureWithRetries(plan: RotationPlan, workload: Workload, target: RotationTarget, round: number, warmupS: number): Promise<Measurement> {
-  let m = await measure(plan, workload, target, round, warmupS);
+async function measureWithRetries(plan: RotationPlan, workload: Workload, target: RotationTarget, round: number, how?: RunHow): Promise<Measurement> {
+  let m = await measure(plan, workload, target, round, how);
   for (let retry = 1; retry <= plan.busyRetries && isBusy(m) && !plan.signal.aborted; retry++) {
     plan.log(`${progressLine(plan, workload, round, target.name, m)}  busy machine, repeating (${retry}/${plan.busyRetries})`);
-    m = await measure(plan, workload, target, round, warmupS);
+    m = await measure(plan, workload, target, round, how);
   }
   plan.log(progressLine(plan, workload, round, target.name, m));
   return m;
 }
 
-async function measure(plan: RotationPlan, workload: Workload, target: RotationTarget, round: number, warmupS: number): Promise<Measurement> {
-  const base = { workload: workload.name, target: target.name, round };
+async function measure(plan: RotationPlan, workload: Workload, target: RotationTarget, round: number, how?: RunHow): Promise<Measurement> {
+  const base = { workload: workload.name, target: target.name, round, ...(how?.pacedDelayMs !== undefined ? { pacedDelayMs: how.pacedDelayMs } : {}) };
   const dead = target.exitReason?.();
   if (dead !== undefined) return { ...base, error: dead };
   const run = {
@@ -323,16 +329,17 @@ async function measure(plan: RotationPlan, workload: Workload, target: RotationT
     url: `http://127.0.0.1:${target.port}${workload.path}`,
     connections: plan.connections,
     threads: plan.threads,
-    scriptPath: plan.scripts.get(workload.name),
+    scriptPath: how?.scriptPath ?? plan.scripts.get(workload.name),
     cpus: plan.wrkCpus,
   };
   try {
+    const warmupS = how?.warmupS ?? plan.warmupS;
     if (warmupS > 0) await runWrk(plan.children, { ...run, durationS: warmupS });
     // The target's CPU counts from just before the measured run to just after: no warm-up.
     const targetTicks = (): number | undefined => (target.processGroup === undefined ? undefined : groupTicks(target.processGroup));
     const ticksBefore = targetTicks();
     // Sample other processes' CPU inside the run, away from wrk's start and exit.
-    const durationS = plan.durationS;
+    const durationS = how?.durationS ?? plan.durationS;
     const margin = Math.min(300, (durationS * 1000) / 4);
     const [[report, ticksAfter], foreignCpuCores] = await Promise.all([
       runWrk(plan.children, { ...run, durationS }).then((r) => [r, targetTicks()] as const),
@@ -350,90 +357,6 @@ async function measure(plan: RotationPlan, workload: Workload, target: RotationT
   } catch (err) {
     return { ...base, error: (err as Error).message };
   }
-}
-
-/** `measureSliced`, repeated while the machine was busy (as measureWithRetries). */
-async function measureSlicedWithRetries(
-  plan: RotationPlan,
-  pacing: PacingPlan,
-  workload: Workload,
-  unit: readonly RotationTarget[],
-  round: number,
-  meanDelayMs: number,
-): Promise<Measurement[]> {
-  let ms = await measureSliced(plan, pacing, workload, unit, round, meanDelayMs);
-  for (let retry = 1; retry <= plan.busyRetries && ms.some(isBusy) && !plan.signal.aborted; retry++) {
-    plan.log(`[${workload.name} round ${round + 1}/${plan.rounds}] paced in turns: busy machine, repeating (${retry}/${plan.busyRetries})`);
-    ms = await measureSliced(plan, pacing, workload, unit, round, meanDelayMs);
-  }
-  for (let i = 0; i < unit.length; i++) plan.log(progressLine(plan, workload, round, unit[i]!.name, ms[i]!));
-  return ms;
-}
-
-/**
- * The paced measurement of a budget unit (see PacingPlan): one wrk per member, started together,
- * member i sending in slot i of `unit.length` windows. First a warm-up the same way
- * (`plan.warmupS` of windows each: the members were stopped while others ran, and what they put
- * off, timers and deferred GC work, should not land in the measured run), then the measured run.
- * Each member's report covers its own windows: the run's wall time × 1/members is the time it
- * was offered load, and its req/s is over that. CPU per request is the member's process CPU over
- * the whole run (it idles outside its windows) divided by its requests.
- */
-async function measureSliced(
-  plan: RotationPlan,
-  pacing: PacingPlan,
-  workload: Workload,
-  unit: readonly RotationTarget[],
-  round: number,
-  meanDelayMs: number,
-): Promise<Measurement[]> {
-  const slots = unit.length;
-  const baseOf = (t: RotationTarget) => ({ workload: workload.name, target: t.name, round, pacedDelayMs: meanDelayMs });
-  const runOf = (t: RotationTarget, slot: number) => ({
-    wrkPath: plan.wrkPath,
-    url: `http://127.0.0.1:${t.port}${workload.path}`,
-    connections: plan.connections,
-    threads: plan.threads,
-    scriptPath: pacing.script(workload, meanDelayMs, { slot, slots, windowMs: pacing.windowMs }),
-    cpus: plan.wrkCpus,
-  });
-  // A dead member's slot stays empty; the others keep their windows.
-  const live = unit.flatMap((t, slot) => (t.exitReason?.() === undefined ? [{ t, slot }] : []));
-  const ticksOf = (t: RotationTarget): number | undefined => (t.processGroup === undefined ? undefined : groupTicks(t.processGroup));
-  const wallS = pacing.durationS * slots;
-  let warmupError: Error | undefined;
-  if (plan.warmupS > 0) {
-    const warm = await Promise.allSettled(live.map(({ t, slot }) => runWrk(plan.children, { ...runOf(t, slot), durationS: plan.warmupS * slots })));
-    const failed = warm.find((r) => r.status === 'rejected');
-    if (failed !== undefined) warmupError = (failed as PromiseRejectedResult).reason as Error;
-  }
-  const before = live.map(({ t }) => ticksOf(t));
-  const margin = Math.min(300, (wallS * 1000) / 4);
-  const [runs, foreignCpuCores] = await Promise.all([
-    Promise.allSettled(
-      live.map(({ t, slot }, i) => runWrk(plan.children, { ...runOf(t, slot), durationS: wallS }).then((r) => ({ report: r, after: ticksOf(t), before: before[i] }))),
-    ),
-    warmupError === undefined ? foreignCpuDuring(() => plan.children.groupIds(), margin, wallS * 1000 - 2 * margin) : Promise.resolve(undefined),
-  ]);
-  return unit.map((t): Measurement => {
-    const base = baseOf(t);
-    const dead = t.exitReason?.();
-    if (dead !== undefined) return { ...base, error: dead };
-    const at = live.findIndex((l) => l.t === t);
-    const run = runs[at]!;
-    if (run.status === 'rejected') return { ...base, error: ((run.reason as Error)?.message ?? String(run.reason)) };
-    if (warmupError !== undefined) return { ...base, error: `warm-up: ${warmupError.message}` };
-    const { report: whole, before: b, after: a } = run.value;
-    const activeS = whole.durationS / slots;
-    const report: WrkReport = { ...whole, durationS: activeS, requestsPerSec: activeS > 0 ? whole.requests / activeS : 0 };
-    const cpu = cpuUsPerRequest(b, a, whole.requests);
-    return {
-      ...base,
-      report,
-      ...(foreignCpuCores !== undefined ? { foreignCpuCores } : {}),
-      ...(cpu !== undefined ? { cpuUsPerRequest: cpu } : {}),
-    };
-  });
 }
 
 export function isBusy(m: Measurement): boolean {

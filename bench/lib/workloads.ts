@@ -46,69 +46,11 @@ export function wrkScript(w: Workload): string | undefined {
 }
 
 /**
- * Where a paced run's connections may send: slot `slot` of `slots` windows of `windowMs` each,
- * repeating (rotation.ts, sliced paced runs). The windows are cut from CLOCK_MONOTONIC, which
- * every wrk process on the machine reads alike, so wrk processes given slots 0..slots-1 take
- * turns without talking to each other.
- */
-export interface PacingSlice {
-  slot: number;
-  slots: number;
-  windowMs: number;
-}
-
-/**
  * wrk Lua script for a paced run (rotation.ts PacingPlan): the workload's own lines, plus a think
  * time before each request, uniform in 0..2 × `meanDelayMs` (whole ms: wrk's timer resolution),
  * so the connections' requests spread out instead of arriving in step.
- *
- * The think time is counted in the slice's own windows only: from the end of a response (wrk asks
- * `delay()` before every request, the first included), it walks forward through the windows of
- * its slot, skipping the others' (LuaJIT's FFI reads the monotonic clock). Inside its windows a
- * connection offers the same load as it would alone, and a window starts without a burst: a
- * connection whose think time crossed the gap goes on where it left off. Only requests already in
- * flight when a window ends finish in the next one. With one slot, the whole time is the window.
  */
-export function pacedWrkScript(w: Workload, meanDelayMs: number, slice: PacingSlice): string {
+export function pacedWrkScript(w: Workload, meanDelayMs: number): string {
   if (!Number.isInteger(meanDelayMs) || meanDelayMs < 1) throw new Error(`mean think time must be a whole number of ms ≥ 1, got ${meanDelayMs}`);
-  const { slot, slots, windowMs } = slice;
-  if (!Number.isInteger(slots) || slots < 1 || !Number.isInteger(slot) || slot < 0 || slot >= slots) {
-    throw new Error(`a pacing slice needs a whole slot in 0..slots-1, got ${slot} of ${slots}`);
-  }
-  if (!Number.isInteger(windowMs) || windowMs < 5) throw new Error(`a pacing window must be a whole number of ms ≥ 5, got ${windowMs}`);
-  return (
-    (wrkScript(w) ?? '') +
-    `local ffi = require("ffi")
-ffi.cdef[[
-typedef struct { long tv_sec; long tv_nsec; } sluice_timespec;
-int clock_gettime(int clk, sluice_timespec *ts);
-]]
-local ts = ffi.new("sluice_timespec")
-local WINDOW = ${windowMs}
-local CYCLE = ${windowMs * slots}
-local START = ${slot * windowMs}
-local function now_ms()
-  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
-  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
-end
--- The time at which \`think\` ms of this slot's windows have passed since \`t\`.
-local function after_active(t, think)
-  local into = (t - START) % CYCLE
-  if into >= WINDOW then
-    t = t + CYCLE - into
-    into = 0
-  end
-  local left = WINDOW - into
-  if think < left then return t + think end
-  think = think - left
-  t = t + left + CYCLE - WINDOW
-  local whole = math.floor(think / WINDOW)
-  return t + whole * CYCLE + (think - whole * WINDOW)
-end
-function delay()
-  local now = now_ms()
-  return math.ceil(after_active(now, math.random(0, ${2 * meanDelayMs})) - now)
-end
-`
-  );
+  return (wrkScript(w) ?? '') + `function delay()\n  return math.random(0, ${2 * meanDelayMs})\nend\n`;
 }

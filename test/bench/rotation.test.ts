@@ -1,14 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ChildProcesses } from '../../bench/lib/child-processes.ts';
 import {
   combineRuns,
-  isolateTargets,
+  isolateTarget,
   pacedDelayMs,
   pacedDurationS,
   palindrome,
@@ -19,7 +13,7 @@ import {
   type RotationTarget,
 } from '../../bench/lib/rotation.ts';
 import type { Measurement } from '../../bench/lib/summary.ts';
-import { runWrk, type WrkReport } from '../../bench/lib/wrk.ts';
+import type { WrkReport } from '../../bench/lib/wrk.ts';
 import { pacedWrkScript, WORKLOADS, wrkScript } from '../../bench/lib/workloads.ts';
 
 const t = (name: string, group?: string): { name: string; group?: string } => (group === undefined ? { name } : { name, group });
@@ -58,19 +52,13 @@ test('isolating a target stops every other target once and continues the measure
   const sent: string[] = [];
   const signal = (g: number, s: string): void => void sent.push(`${s} ${g}`);
 
-  isolateTargets([a], targets, frozen, signal);
+  isolateTarget(a, targets, frozen, signal);
   assert.deepEqual(sent.splice(0), ['SIGSTOP 20', 'SIGSTOP 30']);
-  isolateTargets([b], targets, frozen, signal);
+  isolateTarget(b, targets, frozen, signal);
   assert.deepEqual(sent.splice(0), ['SIGSTOP 10', 'SIGCONT 20']);
-  isolateTargets([direct], targets, frozen, signal);
+  isolateTarget(direct, targets, frozen, signal);
   assert.deepEqual(sent.splice(0), ['SIGSTOP 20']);
   assert.deepEqual([...frozen].sort(), [10, 20, 30]);
-  // A budget unit measured in turns: all its members run, the rest stay stopped.
-  isolateTargets([a, c], targets, frozen, signal);
-  assert.deepEqual(sent.splice(0), ['SIGCONT 10', 'SIGCONT 30']);
-  isolateTargets([a, b], targets, frozen, signal);
-  assert.deepEqual(sent.splice(0), ['SIGCONT 20', 'SIGSTOP 30']);
-  assert.deepEqual([...frozen], [30]);
 });
 
 test('the grouped processes are replaced before every Nth round, never before the first, and never with N = 0', () => {
@@ -118,12 +106,12 @@ test('a stopped process group really is stopped and continues on SIGCONT', async
     await new Promise((r) => child.stdout.once('data', r));
     const frozen = new Set<number>();
     const target = { processGroup: child.pid! };
-    isolateTargets([{}], [target], frozen, (g, s) => process.kill(-g, s));
+    isolateTarget({}, [target], frozen, (g, s) => process.kill(-g, s));
     await new Promise((r) => setTimeout(r, 100)); // output already in the pipe still arrives
     const before = dots;
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(dots, before, 'no output while stopped');
-    isolateTargets([target], [target], frozen, (g, s) => process.kill(-g, s));
+    isolateTarget(target, [target], frozen, (g, s) => process.kill(-g, s));
     await new Promise((r) => child.stdout.once('data', r));
     assert.ok(dots > before);
   } finally {
@@ -182,7 +170,7 @@ test('the paced think time offers the asked load over the connections, and is at
   assert.equal(pacedDelayMs(50, 1e9), 1);
 });
 
-test('paced turns last the saturated duration over the load fraction, in whole seconds, so they collect as many requests', () => {
+test('a paced run lasts the saturated duration over the load fraction, in whole seconds, so it collects as many requests', () => {
   assert.equal(pacedDurationS(2, 0.5), 4);
   assert.equal(pacedDurationS(5, 0.5), 10);
   assert.equal(pacedDurationS(2, 0.3), 7); // 6.67 s rounds up
@@ -191,67 +179,13 @@ test('paced turns last the saturated duration over the load fraction, in whole s
   assert.throws(() => pacedDurationS(2, 1.5), /got 1.5/);
 });
 
-test('a paced wrk script keeps the workload lines and thinks a uniform time around the mean, counted in its own turns', () => {
+test('a paced wrk script keeps the workload lines and adds a uniform think time around the mean', () => {
   const get = WORKLOADS.find((w) => w.name === 'get-100b')!;
   const post = WORKLOADS.find((w) => w.name === 'post-64k')!;
-  const slice = { slot: 2, slots: 4, windowMs: 50 };
-  const getScript = pacedWrkScript(get, 10, slice);
-  assert.match(getScript, /^local ffi = require\("ffi"\)/);
-  assert.match(getScript, /math\.random\(0, 20\)/);
-  assert.match(getScript, /local WINDOW = 50\nlocal CYCLE = 200\nlocal START = 100\n/);
-  const postScript = pacedWrkScript(post, 7, slice);
+  assert.equal(pacedWrkScript(get, 10), 'function delay()\n  return math.random(0, 20)\nend\n');
+  const postScript = pacedWrkScript(post, 7);
   assert.ok(postScript.startsWith(wrkScript(post)!));
   assert.match(postScript, /math\.random\(0, 14\)/);
-  assert.throws(() => pacedWrkScript(get, 0, slice), /whole number of ms/);
-  assert.throws(() => pacedWrkScript(get, 2.5, slice), /whole number of ms/);
-  assert.throws(() => pacedWrkScript(get, 10, { slot: 4, slots: 4, windowMs: 50 }), /slot in 0\.\.slots-1, got 4 of 4/);
-  assert.throws(() => pacedWrkScript(get, 10, { slot: 0, slots: 0, windowMs: 50 }), /got 0 of 0/);
-  assert.throws(() => pacedWrkScript(get, 10, { slot: 0, slots: 2, windowMs: 2 }), /window must be a whole number of ms ≥ 5, got 2/);
+  assert.throws(() => pacedWrkScript(get, 0), /whole number of ms/);
+  assert.throws(() => pacedWrkScript(get, 2.5), /whole number of ms/);
 });
-
-const wrkPath = ((): string | undefined => {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    if (dir !== '' && existsSync(join(dir, 'wrk'))) return join(dir, 'wrk');
-  }
-  return undefined;
-})();
-
-test(
-  'two wrk processes given slots 0 and 1 of 2 take turns: each sends in its own windows of the monotonic clock',
-  { skip: wrkPath === undefined ? 'wrk is not installed (the bench installs it; see bench/README.md)' : false },
-  async () => {
-    const windowMs = 50;
-    const arrivals = new Map<string, number[]>([['/a', []], ['/b', []]]);
-    // process.hrtime reads CLOCK_MONOTONIC, the clock the script's windows are cut from.
-    const server = createServer((req, res) => {
-      arrivals.get(req.url ?? '')?.push(Number(process.hrtime.bigint()) / 1e6);
-      res.end('ok');
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-slices-'));
-    const children = new ChildProcesses();
-    try {
-      const port = (server.address() as AddressInfo).port;
-      const get = WORKLOADS.find((w) => w.name === 'get-100b')!;
-      const runs = [0, 1].map((slot) => {
-        const scriptPath = join(dir, `slot${slot}.lua`);
-        writeFileSync(scriptPath, pacedWrkScript(get, 2, { slot, slots: 2, windowMs }));
-        const path = slot === 0 ? '/a' : '/b';
-        return runWrk(children, { wrkPath: wrkPath!, url: `http://127.0.0.1:${port}${path}`, connections: 4, threads: 1, durationS: 2, scriptPath });
-      });
-      await Promise.all(runs);
-      for (const [path, times] of arrivals) {
-        const start = path === '/a' ? 0 : windowMs;
-        assert.ok(times.length > 200, `${path}: ${times.length} requests`);
-        // A request may go out up to 1 ms past its window (wrk's timers are whole ms) and reach
-        // this server's event loop a little later still; without turns about 55 % would pass.
-        const inside = times.filter((t) => (((t - start) % (2 * windowMs)) + 2 * windowMs) % (2 * windowMs) < windowMs + 5).length;
-        assert.ok(inside / times.length > 0.9, `${path}: ${inside} of ${times.length} requests arrived in its own windows`);
-      }
-    } finally {
-      await children.close();
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
-);
