@@ -85,6 +85,15 @@ export function formatSteadiness(s: CpuSteadiness | undefined): string {
  * loop runs optimized), then times repetitions until `seconds` have passed and prints their
  * durations as JSON. An integer hash keeps the work in registers: no allocation, no GC.
  */
+/**
+ * At most this many repetitions are kept, so the probe's output (whole µs, up to 6 bytes each)
+ * stays under what ChildProcesses keeps of a child's stdout (256 KiB). A calibration that ran in a
+ * slow phase makes every repetition shorter than 1 ms, and more of them: printed as full
+ * doubles, 5 s of them could overflow that, and the report then said "not measured". The cap
+ * still covers the bench's 5 s with repetitions down to 0.125 ms, an eighth of the intended 1 ms.
+ */
+export const MAX_REPETITIONS = 40_000;
+
 function probeProgram(seconds: number): string {
   return `
 const now = () => performance.now();
@@ -94,8 +103,8 @@ let n = 1000;
 for (const end = now() + 200; now() < end; ) work(n);
 for (;;) { const t = now(); work(n); const d = now() - t; if (d >= 1) break; n = Math.ceil(n * Math.min(4, 1.2 / Math.max(d, 0.01))); }
 const out = [];
-for (const end = now() + ${seconds * 1000}; now() < end; ) { const t = now(); work(n); out.push(now() - t); }
-process.stdout.write(JSON.stringify({ durationsMs: out, sink }));
+for (const end = now() + ${seconds * 1000}; now() < end && out.length < ${MAX_REPETITIONS}; ) { const t = now(); work(n); out.push(Math.round((now() - t) * 1000)); }
+process.stdout.write(JSON.stringify({ durationsUs: out, sink }));
 `;
 }
 
@@ -115,9 +124,9 @@ export async function measureCpuSteadiness(
   });
   if (r.timedOut || r.code !== 0) return undefined;
   try {
-    const parsed = JSON.parse(r.stdout) as { durationsMs?: unknown };
-    if (!Array.isArray(parsed.durationsMs) || !parsed.durationsMs.every((d) => typeof d === 'number')) return undefined;
-    return summarizeChunks(parsed.durationsMs as number[]);
+    const parsed = JSON.parse(r.stdout) as { durationsUs?: unknown };
+    if (!Array.isArray(parsed.durationsUs) || !parsed.durationsUs.every((d) => typeof d === 'number')) return undefined;
+    return summarizeChunks((parsed.durationsUs as number[]).map((us) => us / 1000));
   } catch {
     return undefined;
   }
