@@ -211,16 +211,19 @@ describe('GuestMemory.latin1', () => {
     assert.deepEqual([...(all.mem.latin1(0, 256) as string)].map((c) => c.charCodeAt(0)), [...all.bytes]);
   });
 
-  test('is bounds-checked like read, and never throws for bad guest numbers', () => {
-    const { mem } = plain(40);
-    assert.equal(mem.latin1(40, 0), '');
-    assert.equal(mem.latin1(39, 2), undefined);
-    assert.equal(mem.latin1(0, 41), undefined);
-    for (const n of BAD_NUMBERS) {
-      assert.equal(mem.latin1(n, 1), undefined);
-      assert.equal(mem.latin1(0, n), undefined);
-    }
-  });
+  for (const method of ['latin1', 'latin1Name'] as const) {
+    test(`${method} is bounds-checked like read, and never throws for bad guest numbers`, () => {
+      const { mem } = plain(40);
+      const call = (ptr: number, len: number) => mem[method](ptr, len);
+      assert.equal(call(40, 0), '');
+      assert.equal(call(39, 2), undefined);
+      assert.equal(call(0, 41), undefined);
+      for (const n of BAD_NUMBERS) {
+        assert.equal(call(n, 1), undefined);
+        assert.equal(call(0, n), undefined);
+      }
+    });
+  }
 });
 
 describe('GuestMemory.latin1Name', () => {
@@ -263,16 +266,6 @@ describe('GuestMemory.latin1Name', () => {
     }
   });
 
-  test('is bounds-checked like latin1, and never throws for bad guest numbers', () => {
-    const { mem } = plain(40);
-    assert.equal(mem.latin1Name(40, 0), '');
-    assert.equal(mem.latin1Name(39, 2), undefined);
-    assert.equal(mem.latin1Name(0, 41), undefined);
-    for (const n of BAD_NUMBERS) {
-      assert.equal(mem.latin1Name(n, 1), undefined);
-      assert.equal(mem.latin1Name(0, n), undefined);
-    }
-  });
 });
 
 describe('GuestMemory.readString', () => {
