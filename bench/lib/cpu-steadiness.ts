@@ -9,9 +9,9 @@ import type { ChildProcesses } from './child-processes.ts';
  * the vCPU was running slower, not descheduled). The slowness comes in phases: a C loop counting
  * clock reads per 1 ms window on the idle proxy CPU (2026-11-29, 10,000-window tries) found
  * 2.5-5 % of the windows over 3× slower than the median one, in runs of up to 68 ms, and no gap
- * over 0.3 ms between two reads. A proxy's paced-load p99 is set by such phases, so the report prints this probe
- * before and after the timed runs, with the share of its time spent ≥ SLOW_FACTOR× slower and
- * the longest such phase.
+ * over 0.3 ms between two reads. A proxy's paced-load p99 is set by such phases, so the report
+ * prints this probe before and after the timed runs, with the share of its time spent
+ * ≥ SLOW_FACTOR× slower and the longest such phase.
  */
 
 export interface CpuSteadiness {
@@ -81,19 +81,20 @@ export function formatSteadiness(s: CpuSteadiness | undefined): string {
 }
 
 /**
- * The child's program. It calibrates the repetition count to about 1 ms after a warm-up (so the
- * loop runs optimized), then times repetitions until `seconds` have passed and prints their
- * durations as JSON. An integer hash keeps the work in registers: no allocation, no GC.
- */
-/**
  * At most this many repetitions are kept, so the probe's output (whole µs, up to 6 bytes each)
  * stays under what ChildProcesses keeps of a child's stdout (256 KiB). A calibration that ran in a
  * slow phase makes every repetition shorter than 1 ms, and more of them: printed as full
  * doubles, 5 s of them could overflow that, and the report then said "not measured". The cap
  * still covers the bench's 5 s with repetitions down to 0.125 ms, an eighth of the intended 1 ms.
  */
-export const MAX_REPETITIONS = 40_000;
+const MAX_REPETITIONS = 40_000;
 
+/**
+ * The child's program. It calibrates the repetition count to about 1 ms after a warm-up (so the
+ * loop runs optimized), then times repetitions until `seconds` have passed and prints their
+ * durations as JSON, in whole µs (at most MAX_REPETITIONS of them). An integer hash keeps the
+ * work in registers: no allocation, no GC.
+ */
 function probeProgram(seconds: number): string {
   return `
 const now = () => performance.now();
